@@ -1,0 +1,1 @@
+"""Vocabulary shared by every mcpod component (no kopf, no web framework)."""

@@ -1,0 +1,1 @@
+"""A real Kubernetes control plane for development and tests, plus a process kubelet."""
