@@ -97,3 +97,16 @@ def validate_domains(domains: list[str] | tuple[str, ...]) -> list[str]:
             f"known: {' '.join(DOMAINS)} (space-separated)"
         )
     return list(domains)
+
+# Bumped by the gateway when it rotates a connection's PAT (the operator never
+# reads Secret data, so it cannot see the change itself); the operator folds it
+# into the pod's config hash, which replaces the pod.
+ANNOTATION_CREDENTIALS_ROTATED: Final = f"{GROUP}/credentials-rotated"
+
+# Default image repository of each component; the tag of the connection image is
+# the upstream server version.  The process kubelet maps these to local commands.
+IMAGE_CONNECTION: Final = "mcpod/connection"
+IMAGE_GATEWAY: Final = "mcpod/gateway"
+IMAGE_OPERATOR: Final = "mcpod/operator"
+# A connection image tag that the test kubelet maps to the fake upstream.
+FAKE_SERVER_VERSION: Final = "0.0.0-fake"
