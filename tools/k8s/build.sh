@@ -4,7 +4,8 @@
 # so a second run with nothing changed returns at once.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-k8s_version="$(awk '/^require k8s.io\/kubernetes/ {print $3}' "$here/go.mod")"
+k8s_version="$(grep -oE 'k8s\.io/kubernetes v[0-9]+\.[0-9]+\.[0-9]+' "$here/go.mod" | head -1 | cut -d' ' -f2)"
+[[ -n "$k8s_version" ]] || { echo "build.sh: no k8s.io/kubernetes version in go.mod" >&2; exit 1; }
 cache_root="${MCPOD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mcpod}"
 key="$(cat "$here/go.mod" "$here/go.sum" <(go version) | sha256sum | cut -c1-16)"
 out="$cache_root/k8s/$k8s_version-$key"

@@ -66,6 +66,8 @@ def main() -> None:
         lines.append(f"\t{module} => {module} {staging_tag(module, tag)}")
     lines += [")", ""]
     (HERE / "go.mod").write_text("\n".join(lines))
+    # Let Go add the direct requirements the mains import and write go.sum.
+    subprocess.run(["go", "mod", "tidy"], check=True, cwd=HERE)
     print(f"go.mod: k8s.io/kubernetes {version}, {len(staging)} staging replaces")
 
 
