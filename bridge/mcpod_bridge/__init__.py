@@ -1,1 +1,3 @@
-"""mcpod bridge."""
+"""mcpod bridge: runs the stdio `@azure-devops/mcp` and serves it as Streamable HTTP."""
+
+__version__ = "0.1.0"

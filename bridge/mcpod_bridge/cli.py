@@ -1,13 +1,140 @@
-"""Command line entry point for mcpod-bridge."""
+"""`mcpod-bridge`: settings from `MCPOD_*` env vars, then serve until SIGTERM or the child dies.
+
+Exit codes: 0 after a requested shutdown, 1 when the upstream process died or never became
+ready (so Kubernetes restarts the container), 2 for a configuration error.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
+
+import uvicorn
+
+from mcpod_bridge.app import BridgeApp
+from mcpod_bridge.mcp_server import BridgeServer
+from mcpod_bridge.redaction import RedactingFilter, Redactor
+from mcpod_bridge.settings import ENV_UPSTREAM_COMMAND, BridgeSettings, ConfigError, load_settings
+from mcpod_bridge.upstream import Upstream, UpstreamSpec
+from mcpod_bridge.upstream_command import (
+    default_upstream_dir,
+    encode_pat,
+    upstream_argv,
+    upstream_command,
+    upstream_env,
+)
+
+logger = logging.getLogger("mcpod.bridge")
+
+EXIT_OK = 0
+EXIT_UPSTREAM_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def configure_logging(level: str, redact: Redactor) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # On the handler, not a logger: records propagated from every library pass through it.
+    handler.addFilter(RedactingFilter(redact))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    if level != "debug":
+        # The SDK's stateless transport logs every request at INFO.
+        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
+
+
+def resolve_command(settings: BridgeSettings) -> tuple[str, ...]:
+    """The upstream command, checking that the default install is really there."""
+    upstream_dir = default_upstream_dir(os.environ, os.path.isdir, str(Path.home()))
+    command = upstream_command(settings, upstream_dir)
+    if settings.upstream_command is None and not Path(command[-1]).is_file():
+        raise ConfigError(
+            f"@azure-devops/mcp is not installed at {command[-1]}: run `scripts/setup.sh run`, "
+            f"set MCPOD_UPSTREAM_DIR, or set {ENV_UPSTREAM_COMMAND}"
+        )
+    return command
+
+
+def prepare_scratch(settings: BridgeSettings) -> tuple[str, bool]:
+    """The child's HOME and cwd: the configured dir (an emptyDir in the pod) or a fresh one."""
+    if settings.scratch_dir:
+        path = Path(settings.scratch_dir)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"MCPOD_SCRATCH_DIR: cannot create {path}: {exc.strerror}") from None
+        if not os.access(path, os.W_OK):
+            raise ConfigError(f"MCPOD_SCRATCH_DIR: {path} is not writable")
+        return str(path), False
+    return tempfile.mkdtemp(prefix="mcpod-bridge-"), True
 
 
 def main() -> int:
-    print("mcpod-bridge: not implemented yet", file=sys.stderr)
-    return 2
+    try:
+        settings = load_settings(os.environ)
+        command = resolve_command(settings)
+        scratch, scratch_is_temp = prepare_scratch(settings)
+    except ConfigError as exc:
+        print(f"mcpod-bridge: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    pat = settings.pat.reveal()
+    redact = Redactor([pat, encode_pat(pat), settings.bridge_token.reveal()])
+    configure_logging(settings.log_level, redact)
+    try:
+        return serve(settings, command, scratch, redact)
+    finally:
+        if scratch_is_temp:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def serve(
+    settings: BridgeSettings, command: tuple[str, ...], scratch: str, redact: Redactor
+) -> int:
+    spec = UpstreamSpec(
+        argv=upstream_argv(settings, command),
+        env=upstream_env(settings, os.environ, scratch),
+        cwd=scratch,
+    )
+    upstream = Upstream(spec, redact, settings.startup_timeout)
+    bridge = BridgeServer(upstream, settings.policy, settings.call_timeout)
+    server: uvicorn.Server | None = None
+
+    def request_exit() -> None:
+        if server is not None:
+            server.should_exit = True
+
+    app = BridgeApp(bridge, settings.bridge_token.reveal(), settings.max_body_bytes, request_exit)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(max(1, settings.shutdown_grace)),
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    logger.info(
+        "mcpod-bridge for organization %s, domains %s, read-only %s, listening on %s:%d",
+        settings.organization,
+        " ".join(settings.domains),
+        settings.policy.read_only,
+        settings.host,
+        settings.port,
+    )
+    server.run()
+    if app.failed:
+        return EXIT_UPSTREAM_FAILED
+    if not server.started:
+        logger.error("the bridge could not start listening on %s:%d", settings.host, settings.port)
+        return EXIT_UPSTREAM_FAILED
+    return EXIT_OK
 
 
 if __name__ == "__main__":
