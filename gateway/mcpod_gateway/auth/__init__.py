@@ -1,0 +1,1 @@
+"""Who is calling: people (passkeys, browser sessions) and agents (bearer tokens)."""

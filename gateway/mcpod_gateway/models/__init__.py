@@ -1,0 +1,13 @@
+"""Database models, one module per entity family.
+
+Importing this package registers every table on ``SQLModel.metadata``, which
+Alembic compares against.  A new family: add its module and import it here.
+"""
+
+from .admin_events import AdminEvent
+from .api_tokens import ApiToken
+from .passkeys import Passkey
+from .users import Invite, User
+from .web_sessions import WebAuthnChallenge, WebSession
+
+__all__ = ["AdminEvent", "ApiToken", "Invite", "Passkey", "User", "WebAuthnChallenge", "WebSession"]
