@@ -36,21 +36,19 @@ def start_supervisor(
     argv = [sys.executable, "-m", "mcpod_devcluster.supervisor", "--state-dir", str(state_dir)]
     if image_map is not None:
         argv += ["--image-map", str(image_map)]
-    log = (state_dir / "supervisor.log").open("ab")
-    if detach:
-        return subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
     from .processes import die_with_parent
 
-    return subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-        preexec_fn=die_with_parent,
-    )
+    # The child keeps its own copy of the log descriptor.
+    with (state_dir / "supervisor.log").open("ab") as log:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            # Under a test run the cluster dies with the run; `up` detaches it.
+            preexec_fn=None if detach else die_with_parent,
+        )
 
 
 def wait_ready(state_dir: Path, proc: subprocess.Popen[bytes], timeout: float) -> ClusterState:
@@ -151,9 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "status":
         if running and state is not None:
-            print(
-                f"running: pid {state.pid}, API server {state.server}, kubeconfig {state.kubeconfig}"
-            )
+            print(f"running: pid {state.pid}, API server {state.server}")
+            print(f"kubeconfig: {state.kubeconfig}")
             return 0
         print("not running")
         return 1
