@@ -6,8 +6,23 @@ Alembic compares against.  A new family: add its module and import it here.
 
 from .admin_events import AdminEvent
 from .api_tokens import ApiToken
+from .connections import LocalConnection, ToolCatalogue
+from .mcp_sessions import McpSession
 from .passkeys import Passkey
+from .tool_calls import ToolCall
 from .users import Invite, User
 from .web_sessions import WebAuthnChallenge, WebSession
 
-__all__ = ["AdminEvent", "ApiToken", "Invite", "Passkey", "User", "WebAuthnChallenge", "WebSession"]
+__all__ = [
+    "AdminEvent",
+    "ApiToken",
+    "Invite",
+    "LocalConnection",
+    "McpSession",
+    "Passkey",
+    "ToolCall",
+    "ToolCatalogue",
+    "User",
+    "WebAuthnChallenge",
+    "WebSession",
+]
