@@ -93,4 +93,8 @@ def _last_exit(container: Mapping[str, Any]) -> str:
 
 def names_secret(message: str, secret_name: str) -> bool:
     """Whether a kubelet config-error message is about this Secret (quoted or as ns/name)."""
-    return f'"{secret_name}"' in message or message.endswith(f"/{secret_name}")
+    return (
+        f'"{secret_name}"' in message
+        or message.endswith(f"/{secret_name}")
+        or message.endswith(f" {secret_name}")
+    )
