@@ -23,7 +23,11 @@ def export_line(state: ClusterState) -> str:
 
 
 def start_supervisor(
-    state_dir: Path, *, image_map: Path | None = None, detach: bool = True
+    state_dir: Path,
+    *,
+    image_map: Path | None = None,
+    detach: bool = True,
+    cluster_id: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start the supervisor process with a clean state directory."""
     for leftover in ("etcd", "pods", "pki", "logs", "state.json"):
@@ -36,6 +40,8 @@ def start_supervisor(
     argv = [sys.executable, "-m", "mcpod_devcluster.supervisor", "--state-dir", str(state_dir)]
     if image_map is not None:
         argv += ["--image-map", str(image_map)]
+    if cluster_id is not None:
+        argv += ["--cluster-id", cluster_id]
     from .processes import die_with_parent
 
     # The child keeps its own copy of the log descriptor.
@@ -104,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start in the background and print the KUBECONFIG export")
     up.add_argument("--image-map", type=Path, help="JSON file with extra image → command entries")
     up.add_argument("--timeout", type=float, default=UP_TIMEOUT)
+    up.add_argument("--cluster-id", default=None, help=argparse.SUPPRESS)
     sub.add_parser("down", help="stop everything; no process is left behind")
     sub.add_parser("env", help="print the KUBECONFIG export again")
     sub.add_parser("status", help="say whether the cluster is running")
@@ -125,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mcpod-dev-cluster: --image-map {args.image_map}: no such file", file=sys.stderr)
             return 2
         t0 = time.monotonic()
-        proc = start_supervisor(state_dir, image_map=args.image_map)
+        proc = start_supervisor(state_dir, image_map=args.image_map, cluster_id=args.cluster_id)
         try:
             state = wait_ready(state_dir, proc, args.timeout)
         except RuntimeError as exc:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -50,10 +51,14 @@ def upstream_dir() -> Path:
     return Path(cache) / "upstream"
 
 
-async def supervise(state_dir: Path, image_map: ImageMap, backoff: Backoff) -> int:
+async def supervise(
+    state_dir: Path, image_map: ImageMap, backoff: Backoff, cluster_id: str | None = None
+) -> int:
     t0 = time.monotonic()
-    cluster_id = os.environ.get(CLUSTER_ID_ENV) or uuid.uuid4().hex[:12]
+    cluster_id = cluster_id or uuid.uuid4().hex[:12]
+    # Only our children carry the marker; the supervisor is watched by pid.
     os.environ[CLUSTER_ID_ENV] = cluster_id
+    start_reaper(cluster_id)
     host_env = {k: val for k, val in os.environ.items() if k != CLUSTER_ID_ENV}
     cp = ControlPlane(
         state_dir=state_dir,
@@ -122,6 +127,25 @@ async def supervise(state_dir: Path, image_map: ImageMap, backoff: Backoff) -> i
                 os.kill(pid, signal.SIGKILL)
 
 
+def start_reaper(cluster_id: str) -> None:
+    """Start the watchdog that sweeps our processes if this supervisor dies."""
+    subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mcpod_devcluster.reaper",
+            "--watch",
+            str(os.getpid()),
+            "--cluster-id",
+            cluster_id,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 async def _watch_children(cp: ControlPlane) -> None:
     await cp.wait_any_exit()
     log.error("a control-plane process exited: %s", cp.alive())
@@ -132,13 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--image-map", type=Path, help="JSON file with extra image entries")
     parser.add_argument("--backoff-cap", type=float, default=20.0)
+    parser.add_argument("--cluster-id", default=None, help="default: random")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     images = default_image_map(upstream_dir())
     if args.image_map:
         images = images.merged(ImageMap.load(args.image_map))
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(supervise(args.state_dir, images, Backoff(cap=args.backoff_cap)))
+    return asyncio.run(
+        supervise(args.state_dir, images, Backoff(cap=args.backoff_cap), args.cluster_id)
+    )
 
 
 if __name__ == "__main__":

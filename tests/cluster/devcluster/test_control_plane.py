@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.cluster import ControlPlaneHandle, Kubectl
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
-
-from fixtures.cluster import ControlPlaneHandle, Kubectl
 from mcpod_common import vocabulary as v
 from support.polling import eventually
 
