@@ -108,8 +108,10 @@ def create_app(
 
 
 def _wants_html(request: Request) -> bool:
+    # Browsers navigating send Accept: text/html; the portal's fetch() calls send JSON.
     accept = request.headers.get("accept", "")
-    return "text/html" in accept and request.method in ("GET", "HEAD", "POST")
+    is_json = request.headers.get("content-type", "").startswith("application/json")
+    return "text/html" in accept and not is_json
 
 
 async def _sign_in_required(request: Request, _exc: Exception) -> Response:

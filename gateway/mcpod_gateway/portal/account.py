@@ -39,7 +39,6 @@ async def delete_passkey(
     passkey_id: int, request: Request, user: CurrentUser, db: SessionDep
 ) -> Response:
     if not await remove_passkey(db, user=user, passkey_id=passkey_id):
-        await db.rollback()
         return await _page(
             request,
             db,
