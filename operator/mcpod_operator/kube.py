@@ -8,6 +8,7 @@ short message, never a response body: a body for a Secret request could echo Sec
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from typing import Any, Final
 
 from kubernetes_asyncio import client
@@ -37,27 +38,34 @@ class KubeError(Exception):
         self.message = message
 
 
-def _error(error: ApiException, *, secret: bool = False) -> KubeError:
-    status = int(error.status or 0)
-    if secret:
-        return KubeError(status, str(error.reason or "error"))
+async def _call(
+    call: Awaitable[Any], *, secret: bool = False, allow: tuple[int, ...] = ()
+) -> tuple[int, Any]:
+    """Run a raw (``_preload_content=False``) request: (status, parsed JSON or None).
+
+    Raw responses skip decoding whole objects into model classes (CPU for nothing) but are not
+    raised as exceptions, so the status is checked here. A status listed in ``allow`` is returned;
+    any other error becomes a KubeError. For Secrets the body is never read: it could echo data.
+    """
     try:
-        message = str(json.loads(error.body or "{}").get("message") or error.reason)
-    except (ValueError, AttributeError):
-        message = str(error.reason)
-    return KubeError(status, message[:500])
-
-
-async def _discard(response: Any) -> None:
-    """Release a raw response unread: decoding a whole object into models costs CPU for nothing."""
-    response.release()
-
-
-async def _json(response: Any) -> Any:
-    """Read a raw (``_preload_content=False``) response as JSON."""
-    data = await response.read()
-    response.release()
-    return json.loads(data)
+        response = await call
+    except ApiException as error:  # raised before the request is sent (e.g. bad arguments)
+        raise KubeError(int(error.status or 0), str(error.reason)) from None
+    status = int(response.status)
+    try:
+        if status < 400:
+            return status, (None if secret else json.loads(await response.read() or b"null"))
+        if status in allow:
+            return status, None
+        if secret:
+            raise KubeError(status, str(response.reason or "error"))
+        try:
+            message = str(json.loads(await response.read()).get("message") or response.reason)
+        except (ValueError, AttributeError):
+            message = str(response.reason)
+        raise KubeError(status, message[:500])
+    finally:
+        response.release()
 
 
 class KubeApi:
@@ -74,56 +82,42 @@ class KubeApi:
 
     async def create_pod(self, body: dict[str, Any]) -> bool:
         """Create a pod; False if one with that name exists already."""
-        try:
-            await _discard(
-                await self._core.create_namespaced_pod(
-                    body["metadata"]["namespace"], body, _preload_content=False
-                )
-            )
-        except ApiException as error:
-            if error.status == 409:
-                return False
-            raise _error(error) from None
-        return True
+        namespace = body["metadata"]["namespace"]
+        status, _ = await _call(
+            self._core.create_namespaced_pod(namespace, body, _preload_content=False),
+            allow=(409,),
+        )
+        return status != 409
 
     async def delete_pod(self, namespace: str, name: str) -> bool:
         """Delete a pod with its own grace period; False if it was gone already."""
-        try:
-            await _discard(
-                await self._core.delete_namespaced_pod(name, namespace, _preload_content=False)
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return False
-            raise _error(error) from None
-        return True
+        status, _ = await _call(
+            self._core.delete_namespaced_pod(name, namespace, _preload_content=False),
+            allow=(404,),
+        )
+        return status != 404
 
     async def list_connection_pods(self, namespace: str, connection: str) -> list[dict[str, Any]]:
-        try:
-            response = await self._core.list_namespaced_pod(
+        _, data = await _call(
+            self._core.list_namespaced_pod(
                 namespace,
                 label_selector=f"{POD_SELECTOR},{LABEL_CONNECTION}={connection}",
                 _preload_content=False,
             )
-        except ApiException as error:
-            raise _error(error) from None
-        return list((await _json(response)).get("items") or [])
+        )
+        return list(data.get("items") or [])
 
     # Secrets: create only. The operator never reads one.
 
     async def create_secret(self, body: dict[str, Any]) -> bool:
         """Create a Secret; False if one with that name exists already."""
-        try:
-            await _discard(
-                await self._core.create_namespaced_secret(
-                    body["metadata"]["namespace"], body, _preload_content=False
-                )
-            )
-        except ApiException as error:
-            if error.status == 409:
-                return False
-            raise _error(error, secret=True) from None
-        return True
+        namespace = body["metadata"]["namespace"]
+        status, _ = await _call(
+            self._core.create_namespaced_secret(namespace, body, _preload_content=False),
+            secret=True,
+            allow=(409,),
+        )
+        return status != 409
 
     # McpConnections: status through this one call.
 
@@ -131,8 +125,8 @@ class KubeApi:
         self, namespace: str, name: str, patch: dict[str, Any]
     ) -> dict[str, Any]:
         """Merge-patch the status subresource; returns the updated object."""
-        try:
-            response = await self._custom.patch_namespaced_custom_object_status(
+        _, data = await _call(
+            self._custom.patch_namespaced_custom_object_status(
                 GROUP,
                 VERSION,
                 namespace,
@@ -142,59 +136,40 @@ class KubeApi:
                 _content_type=MERGE_PATCH,
                 _preload_content=False,
             )
-        except ApiException as error:
-            raise _error(error) from None
-        return dict(await _json(response))
+        )
+        return dict(data)
 
     # Events.
 
     async def create_event(self, body: dict[str, Any]) -> None:
-        try:
-            await _discard(
-                await self._core.create_namespaced_event(
-                    body["metadata"]["namespace"], body, _preload_content=False
-                )
-            )
-        except ApiException as error:
-            raise _error(error) from None
+        namespace = body["metadata"]["namespace"]
+        await _call(self._core.create_namespaced_event(namespace, body, _preload_content=False))
 
     # Leases (leader election).
 
     async def read_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            response = await self._coordination.read_namespaced_lease(
-                name, namespace, _preload_content=False
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise _error(error) from None
-        return dict(await _json(response))
+        status, data = await _call(
+            self._coordination.read_namespaced_lease(name, namespace, _preload_content=False),
+            allow=(404,),
+        )
+        return None if status == 404 else dict(data)
 
     async def create_lease(self, body: dict[str, Any]) -> bool:
         """False if another candidate created it first."""
-        try:
-            await _discard(
-                await self._coordination.create_namespaced_lease(
-                    body["metadata"]["namespace"], body, _preload_content=False
-                )
-            )
-        except ApiException as error:
-            if error.status == 409:
-                return False
-            raise _error(error) from None
-        return True
+        namespace = body["metadata"]["namespace"]
+        status, _ = await _call(
+            self._coordination.create_namespaced_lease(namespace, body, _preload_content=False),
+            allow=(409,),
+        )
+        return status != 409
 
     async def replace_lease(self, body: dict[str, Any]) -> bool:
         """False on a conflict (someone else wrote the lease since we read it)."""
         meta = body["metadata"]
-        try:
-            response = await self._coordination.replace_namespaced_lease(
+        status, _ = await _call(
+            self._coordination.replace_namespaced_lease(
                 meta["name"], meta["namespace"], body, _preload_content=False
-            )
-        except ApiException as error:
-            if error.status == 409:
-                return False
-            raise _error(error) from None
-        await _discard(response)
-        return True
+            ),
+            allow=(409,),
+        )
+        return status != 409
