@@ -111,6 +111,11 @@ def main() -> None:
             time.sleep(15)  # let the controllers settle: "at rest"
             for pid in [proc.pid, *processes_of_cluster(cluster_id)]:
                 name = Path(f"/proc/{pid}/comm").read_text().strip()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_text()
+                if "mcpod_devcluster.supervisor" in cmdline:
+                    name = "supervisor + process kubelet (python)"
+                elif "mcpod_devcluster.reaper" in cmdline:
+                    name = "reaper (python)"
                 rss[f"{name} ({pid})"] = rss_kib(pid) / 1024
         stop_cluster(state_dir)
         proc.wait(timeout=30)

@@ -27,7 +27,7 @@ for b in "${bins[@]}"; do
   start=$(date +%s)
   CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/$b.tmp" "./cmd/$b"
   mv "$out/$b.tmp" "$out/$b"
-  echo "built $b in $(( $(date +%s) - start ))s"
+  echo "built $b in $(( $(date +%s) - start ))s" | tee -a "$out/build-times.txt"
 done
 echo "$k8s_version" > "$out/.complete"
 echo "control plane $k8s_version built in $(( $(date +%s) - start_all ))s at $out"
