@@ -136,7 +136,12 @@ def main() -> None:
     print("up→ready:", [round(u, 2) for u in ups], "median", round(statistics.median(ups), 2))
     print("rss MiB:", {k: round(val) for k, val in rss.items()})
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines))
+    if not args.cold and RESULTS.exists():
+        # Keep the last cold-build figures: they are expensive to measure again.
+        previous = RESULTS.read_text()
+        if "## Cold build" in previous:
+            lines += ["", "## Cold build" + previous.split("## Cold build", 1)[1].rstrip()]
+    RESULTS.write_text("\n".join(lines) + "\n")
     print(f"wrote {RESULTS}")
 
 
