@@ -23,7 +23,9 @@ def security_headers(*, https: bool) -> dict[str, str]:
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "X-Frame-Options": "DENY",
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        # Not "no-referrer": with it, browsers send "Origin: null" on same-origin form
+        # posts, which the CSRF origin check must refuse.
+        "Referrer-Policy": "same-origin",
         "Cross-Origin-Opener-Policy": "same-origin",
         "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     }

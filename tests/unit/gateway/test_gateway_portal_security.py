@@ -150,7 +150,7 @@ async def test_security_headers_on_pages_and_errors(gateway: GatewayHarness) -> 
         assert "frame-ancestors 'none'" in csp
         assert "script-src 'self'" in csp
         assert "unsafe-inline" not in csp
-        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["x-content-type-options"] == "nosniff"
 
