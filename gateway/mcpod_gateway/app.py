@@ -41,9 +41,10 @@ log = logging.getLogger(__name__)
 
 def gateway_features() -> list[Feature]:
     """Every part of the gateway, in start order.  Add yours here (see features.py)."""
-    from . import portal
+    from . import oauth, portal
+    from .mcp import feature as mcp_feature
 
-    return [portal.FEATURE]
+    return [portal.FEATURE, oauth.FEATURE, mcp_feature.FEATURE]
 
 
 def create_app(

@@ -1,0 +1,267 @@
+"""``/mcp``: the one endpoint for agents, speaking both protocol generations.
+
+Per request: Origin check (403), bearer check (401 with ``WWW-Authenticate``),
+body limit (413), JSON-RPC parsing, then a :class:`UserProxy` bound to the
+caller.  Nothing about a session lives in this process: a 2025-11-25 session is
+a database row, and a 2026-07-28 request carries everything itself, so any
+replica answers any request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Final
+
+from fastapi import APIRouter, Request
+from mcp.shared.inbound import (
+    MCP_PROTOCOL_VERSION_HEADER,
+    InboundLadderRejection,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+)
+from mcp_types import HEADER_MISMATCH
+from starlette.responses import Response
+
+from ..auth.bearer import Principal, bearer_token_from_header
+from . import protocol
+from .protocol import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    RpcError,
+    decode_message,
+    error_response,
+    response,
+)
+from .proxy import McpServices, UserProxy
+from .sessions import SessionStore
+from .settings import McpSettings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["mcp"])
+
+SESSION_HEADER: Final = "mcp-session-id"
+_JSON: Final = "application/json"
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type=_JSON,
+        headers=headers,
+    )
+
+
+def _plain_error(
+    status: int, code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    return _json(error_response(None, RpcError(code, message)), status, headers)
+
+
+def allowed_origin(origin: str | None, public_url: str, extra: list[str]) -> bool:
+    """No Origin (non-browser clients) is fine; a browser's must be ours or configured."""
+    if origin is None:
+        return True
+    normalised = origin.strip().lower().rstrip("/")
+    return normalised == public_url.lower().rstrip("/") or normalised in extra
+
+
+def www_authenticate(public_url: str, *, invalid: bool) -> str:
+    metadata = f"{public_url}/.well-known/oauth-protected-resource/mcp"
+    value = f'Bearer resource_metadata="{metadata}", scope="mcp"'
+    if invalid:
+        value += (
+            ', error="invalid_token", error_description="the token is invalid, expired or revoked"'
+        )
+    return value
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _authenticate(request: Request) -> Principal | Response:
+    settings = request.app.state.settings
+    header = request.headers.get("authorization")
+    token = bearer_token_from_header(header)
+    if token is None:
+        return _json(
+            {"error": "unauthorized", "error_description": "a bearer token is required"},
+            401,
+            {"WWW-Authenticate": www_authenticate(settings.public_url, invalid=header is not None)},
+        )
+    principal: Principal | None = await request.app.state.bearer_verifier.verify(token)
+    if principal is None:
+        return _json(
+            {
+                "error": "invalid_token",
+                "error_description": "the token is invalid, expired or revoked",
+            },
+            401,
+            {"WWW-Authenticate": www_authenticate(settings.public_url, invalid=True)},
+        )
+    return principal
+
+
+@router.api_route("/mcp", methods=["GET", "POST", "DELETE"], include_in_schema=False)
+async def mcp_endpoint(request: Request) -> Response:
+    mcp_settings: McpSettings = request.app.state.mcp_settings
+    settings = request.app.state.settings
+    if not allowed_origin(
+        request.headers.get("origin"), settings.public_url, mcp_settings.mcp_allowed_origins
+    ):
+        return _json({"error": "forbidden", "error_description": "this Origin is not allowed"}, 403)
+    authenticated = await _authenticate(request)
+    if isinstance(authenticated, Response):
+        return authenticated
+    principal = authenticated
+    sessions: SessionStore = request.app.state.mcp_sessions
+    if request.method == "GET":
+        # No server-initiated messages: there is nothing to stream.
+        return Response(status_code=405, headers={"Allow": "POST, DELETE"})
+    if request.method == "DELETE":
+        session_id = request.headers.get(SESSION_HEADER)
+        if session_id is None:
+            return _plain_error(
+                400, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required"
+            )
+        if await sessions.close(session_id, user_id=principal.user_id):
+            return Response(status_code=200)
+        return _plain_error(404, INVALID_REQUEST, "Session not found")
+
+    body = await _read_body(request, mcp_settings.mcp_max_body_bytes)
+    if body is None:
+        return _plain_error(
+            413,
+            INVALID_REQUEST,
+            f"Request body larger than {mcp_settings.mcp_max_body_bytes} bytes",
+        )
+    try:
+        message = decode_message(body)
+    except RpcError as exc:
+        return _json(error_response(None, exc), 400)
+    services: McpServices = request.app.state.mcp
+    proxy = UserProxy(principal, services)
+    version_header = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    if version_header in protocol.MODERN_VERSIONS or (
+        version_header is not None and version_header not in protocol.LEGACY_VERSIONS
+    ):
+        return await _modern(request, message, proxy)
+    return await _legacy(request, message, proxy, sessions, version_header)
+
+
+# ---- 2026-07-28: one self-contained request per POST ----
+
+
+async def _modern(request: Request, message: dict[str, Any], proxy: UserProxy) -> Response:
+    if protocol.is_notification(message):
+        return Response(status_code=202)
+    request_id = message["id"]
+    duplicated = find_duplicated_routing_header(request.headers.items())
+    verdict: Any
+    if duplicated is not None:
+        verdict = InboundLadderRejection(
+            code=HEADER_MISMATCH, message=f"{duplicated} header appears more than once"
+        )
+    else:
+        verdict = classify_inbound_request(message, headers=dict(request.headers))
+    if isinstance(verdict, InboundLadderRejection):
+        error = RpcError(verdict.code, verdict.message, verdict.data)
+        return _json(error_response(request_id, error), protocol.modern_status(error))
+    method = message["method"]
+    params = message.get("params") or {}
+    try:
+        if method == "server/discover":
+            result = protocol.discover_result(protocol.SERVER_VERSION)
+        elif method == "tools/list":
+            tools = await proxy.list_tools()
+            result = protocol.for_modern({"tools": tools}, protocol.SERVER_VERSION, listing=True)
+        elif method == "tools/call":
+            name, arguments = _call_params(params)
+            called = await proxy.call_tool(name, arguments)
+            result = protocol.for_modern(
+                protocol.for_legacy(called), protocol.SERVER_VERSION, listing=False
+            )
+        else:
+            raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+    except RpcError as exc:
+        return _json(error_response(request_id, exc), protocol.modern_status(exc))
+    return _json(response(request_id, result))
+
+
+# ---- 2025-11-25 and older: initialize, then requests within a session ----
+
+
+async def _legacy(
+    request: Request,
+    message: dict[str, Any],
+    proxy: UserProxy,
+    sessions: SessionStore,
+    version_header: str | None,
+) -> Response:
+    method = message["method"]
+    params = message.get("params") or {}
+    if method == "initialize":
+        if protocol.is_notification(message):
+            return _plain_error(400, INVALID_REQUEST, "initialize must be a request with an id")
+        info = params.get("clientInfo")
+        client = str(info.get("name", ""))[:128] if isinstance(info, dict) else ""
+        init = protocol.initialize_result(params.get("protocolVersion"), protocol.SERVER_VERSION)
+        session_id = await sessions.open(
+            user_id=proxy.owner, protocol_version=init["protocolVersion"], client_name=client
+        )
+        return _json(response(message["id"], init), headers={"Mcp-Session-Id": session_id})
+    presented = request.headers.get(SESSION_HEADER)
+    if presented is None:
+        return _plain_error(
+            400,
+            INVALID_REQUEST,
+            "Bad Request: Mcp-Session-Id header is required (initialize first)",
+        )
+    session_id = presented
+    session = await sessions.find(session_id, user_id=proxy.owner)
+    if session is None:
+        # Unknown, expired, or another user's: the same answer.
+        return _plain_error(404, INVALID_REQUEST, "Session not found")
+    headers = {"Mcp-Session-Id": session_id}
+    if protocol.is_notification(message):
+        return Response(status_code=202, headers=headers)
+    request_id = message["id"]
+    try:
+        if method == "ping":
+            result: dict[str, Any] = {}
+        elif method == "tools/list":
+            result = {"tools": await proxy.list_tools()}
+        elif method == "tools/call":
+            name, arguments = _call_params(params)
+            result = protocol.for_legacy(await proxy.call_tool(name, arguments))
+        else:
+            raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+    except RpcError as exc:
+        return _json(error_response(request_id, exc), headers=headers)
+    return _json(response(request_id, result), headers=headers)
+
+
+def _call_params(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    name = params.get("name")
+    if not isinstance(name, str) or not name:
+        raise RpcError(INVALID_PARAMS, "Invalid params: 'name' must be a non-empty string")
+    arguments = params.get("arguments")
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        raise RpcError(INVALID_PARAMS, "Invalid params: 'arguments' must be an object")
+    return name, arguments
