@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     token_cache_seconds: float = Field(default=5.0, ge=0)
     migrate_on_start: bool = True
     log_level: str = "info"
+    # OAuth 2.1 authorization server (oauth/); documented in gateway/README.md.
+    oauth_access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    oauth_refresh_token_days: int = Field(default=30, ge=1, le=365)
+    oauth_refresh_grace_seconds: int = Field(default=30, ge=0, le=300)
+    oauth_rate_per_minute: int = Field(default=60, ge=1)
+    oauth_registrations_per_hour: int = Field(default=20, ge=1)
+    oauth_max_clients: int = Field(default=10_000, ge=1)
+    oauth_cimd_allow_private: bool = False  # tests only: fetch client metadata from 127.0.0.1
+    oauth_cimd_ca_file: Path | None = None  # extra CA bundle for client metadata fetches
 
     @field_validator("public_url")
     @classmethod

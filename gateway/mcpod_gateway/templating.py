@@ -20,6 +20,7 @@ NAVIGATION: Final = (
     ("/connections", "Connections"),
     ("/activity", "Activity"),
     ("/tokens", "Tokens"),
+    ("/oauth/clients", "Agents"),
     ("/account", "Account"),
 )
 

@@ -8,6 +8,7 @@ from .admin_events import AdminEvent
 from .api_tokens import ApiToken
 from .connections import LocalConnection, ToolCatalogue
 from .mcp_sessions import McpSession
+from .oauth import OAuthAuthorizationCode, OAuthClient, OAuthConsent, OAuthToken
 from .passkeys import Passkey
 from .tool_calls import ToolCall
 from .users import Invite, User
@@ -19,6 +20,10 @@ __all__ = [
     "Invite",
     "LocalConnection",
     "McpSession",
+    "OAuthAuthorizationCode",
+    "OAuthClient",
+    "OAuthConsent",
+    "OAuthToken",
     "Passkey",
     "ToolCall",
     "ToolCatalogue",

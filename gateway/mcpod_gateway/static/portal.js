@@ -53,7 +53,10 @@
       if (!credential) throw new Error("no passkey was chosen");
       const done = await post(form.getAttribute("action") + "/verify", { credential: credential.toJSON() });
       say("Done.");
-      window.location.assign(done.redirect);
+      // A page may ask to come back to itself after sign-in (e.g. /authorize): same-origin paths only.
+      const next = form.dataset.next;
+      const back = next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\");
+      window.location.assign(back ? next : done.redirect);
     } catch (err) {
       const message = err && err.name === "NotAllowedError"
         ? "The passkey prompt was cancelled or timed out. Try again."
