@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from . import accounts, migrations
 from .admin_audit import CLI_ACTOR, record_admin_event
 from .auth.api_tokens import MAX_EXPIRY_DAYS, create_api_token
+from .connections.admin_command import configure_create_connection, run_create_connection
 from .db import create_engine, create_sessionmaker
 from .models import User
 from .models.base import utcnow
@@ -172,6 +173,12 @@ ADMIN_COMMANDS: list[AdminCommand] = [
         "list users with their passkey and token counts",
         _configure_nothing,
         _list_users,
+    ),
+    AdminCommand(
+        "create-connection",
+        "create a connection for a user; the PAT is read from standard input",
+        configure_create_connection,
+        run_create_connection,
     ),
     AdminCommand(
         "delete-user",
