@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import ipaddress
 import logging
 import shutil
@@ -298,7 +299,11 @@ class ProcessKubelet:
         self.node_name = node_name
         self.workers: dict[str, PodWorker] = {}
         self.http = httpx.AsyncClient()
-        self._next_ip = int(ipaddress.ip_address("127.20.0.1"))
+        # A range per cluster (127.<20..219>.x.y, chosen by the cluster id): several clusters on
+        # one machine (parallel test sessions, a developer's own) must not hand out the same
+        # pod address, or a probe or a client reaches another cluster's pod.
+        second = 20 + int(hashlib.sha256(cluster_id.encode()).hexdigest(), 16) % 200
+        self._next_ip = int(ipaddress.ip_address(f"127.{second}.0.1"))
         self._binding: set[str] = set()
         # Strong references to fire-and-forget terminations (the loop keeps only weak ones).
         self._background: set[asyncio.Task[None]] = set()

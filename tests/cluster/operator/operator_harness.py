@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,3 +281,20 @@ def unique(prefix: str) -> str:
 
 def monotonic() -> float:
     return time.monotonic()
+
+
+@contextlib.asynccontextmanager
+async def bridge_client(pod: dict[str, Any], uid: str, mode: str = "legacy") -> AsyncIterator[Any]:
+    """An MCP SDK client to a connection pod, authenticated the way the gateway does it."""
+    import httpx2
+    from mcp.client import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcpod_common.bridge_token import derive_bridge_token
+
+    token = derive_bridge_token(ROUTING_KEY.encode(), uid)
+    url = f"http://{pod['status']['podIP']}:{v.BRIDGE_PORT}/mcp"
+    async with (
+        httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=60) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as mcp_client,
+    ):
+        yield mcp_client
