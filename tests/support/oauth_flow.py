@@ -81,9 +81,7 @@ def hidden_fields(page: str) -> list[tuple[str, str]]:
     return [(name, html.unescape(value)) for name, value in _HIDDEN.findall(page)]
 
 
-async def approve(
-    client: httpx.AsyncClient, url: str, decision: str = "allow"
-) -> httpx.Response:
+async def approve(client: httpx.AsyncClient, url: str, decision: str = "allow") -> httpx.Response:
     """Open the consent page at ``url`` and press Allow or Deny; returns the final answer."""
     page = await client.get(url)
     if page.status_code != 200 or 'name="decision"' not in page.text:

@@ -137,7 +137,26 @@ class ClientMetadataFetcher:
         host = parts.hostname
         assert host is not None  # checked by check_client_id_url
         port = parts.port or 443
-        address = await self._checked_address(host, port)
+        addresses = await self._checked_addresses(host, port)
+        last_error = "client metadata URL could not be fetched"
+        # Every address was checked; try them in order (e.g. ::1 then 127.0.0.1).
+        for address in addresses:
+            try:
+                # A total deadline too: httpx's timeout is per read, and a server
+                # could drip one byte at a time.
+                return await asyncio.wait_for(
+                    self._fetch_from(client_id, host, port, address), self._timeout
+                )
+            except TimeoutError:
+                raise ClientMetadataError("client metadata URL timed out") from None
+            except httpx.ConnectError:
+                last_error = "client metadata URL could not be fetched (connection failed)"
+        raise ClientMetadataError(last_error)
+
+    async def _fetch_from(
+        self, client_id: str, host: str, port: int, address: str
+    ) -> tuple[ClientMetadata, int]:
+        parts = urlsplit(client_id)
         target = f"[{address}]" if ":" in address else address
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         url = f"https://{target}:{port}{path}"
@@ -171,6 +190,8 @@ class ClientMetadataFetcher:
                     if len(body) > self._max_bytes:
                         raise ClientMetadataError(self._too_large())
                 keep_for = cache_seconds(response.headers.get("cache-control"))
+        except httpx.ConnectError:
+            raise
         except httpx.TimeoutException:
             raise ClientMetadataError("client metadata URL timed out") from None
         except httpx.HTTPError as exc:
@@ -182,7 +203,7 @@ class ClientMetadataFetcher:
     def _too_large(self) -> str:
         return f"client metadata document is larger than {self._max_bytes} bytes"
 
-    async def _checked_address(self, host: str, port: int) -> str:
+    async def _checked_addresses(self, host: str, port: int) -> list[str]:
         try:
             literal: IpAddress | None = ipaddress.ip_address(host)
         except ValueError:
@@ -204,4 +225,4 @@ class ClientMetadataFetcher:
                     raise ClientMetadataError(
                         f"client metadata host {host!r} resolves to a non-public address"
                     )
-        return addresses[0].split("%")[0]
+        return [item.split("%")[0] for item in addresses]

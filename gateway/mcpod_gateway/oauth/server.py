@@ -275,8 +275,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
     def query_authorization_code(self, code: str, client: ClientModel) -> CodeModel | None:
         if not code or len(code) > 256:
             return None
-        row = self.server.store.run(store.claim_code, code=code, client_pk=client.pk)
-        return CodeModel(row) if row is not None else None
+        claim = self.server.store.run(store.claim_code, code=code, client_pk=client.pk)
+        self.server.store.revoked_families.extend(claim.revoked_families)
+        return CodeModel(claim.code) if claim.code is not None else None
 
     def delete_authorization_code(self, authorization_code: CodeModel) -> None:
         pass  # kept, marked used, so a replay is recognised (claim_code)

@@ -104,19 +104,20 @@ async def save_code(
     await db.flush()
 
 
-async def claim_code(
-    db: AsyncSession, *, code: str, client_pk: int
-) -> OAuthAuthorizationCode | None:
+@dataclass(frozen=True)
+class CodeClaim:
+    code: OAuthAuthorizationCode | None  # None: unknown, foreign, expired or replayed
+    revoked_families: tuple[str, ...] = ()  # revoked because the code was replayed
+
+
+async def claim_code(db: AsyncSession, *, code: str, client_pk: int) -> CodeClaim:
     """Use a code once.  A second use revokes every token issued from it (RFC 6749 §4.1.2)."""
-    row = (
-        await db.exec(
-            select(OAuthAuthorizationCode).where(
-                OAuthAuthorizationCode.code_hash == hash_secret(code)
-            )
-        )
-    ).first()
+    query = select(OAuthAuthorizationCode).where(
+        OAuthAuthorizationCode.code_hash == hash_secret(code)
+    )
+    row = (await db.exec(query)).first()
     if row is None or row.client_pk != client_pk:
-        return None
+        return CodeClaim(None)
     now = utcnow()
     claimed = await _update_count(
         db,
@@ -127,11 +128,10 @@ async def claim_code(
         .values(used_at=now),
     )
     if claimed != 1:
-        await revoke_tokens_from_code(db, code_id=row.id)
-        return None
+        return CodeClaim(None, tuple(await revoke_tokens_from_code(db, code_id=row.id)))
     if row.expires_at <= now:
-        return None
-    return row
+        return CodeClaim(None)
+    return CodeClaim(row)
 
 
 async def revoke_tokens_from_code(db: AsyncSession, *, code_id: int | None) -> list[str]:
@@ -213,13 +213,19 @@ async def use_refresh_token(
     - the *immediately previous* token again, within ``grace`` of its rotation,
       while its successor has never been used: the unused successor is revoked
       and the renewal succeeds (a client that lost the response may retry);
-    - any other rotated token: reuse — the whole family is revoked.
+    - any other rotated or revoked token: reuse — the whole family is revoked.
     """
     digest = hash_secret(refresh_token)
     row = (await db.exec(select(OAuthToken).where(OAuthToken.refresh_token_hash == digest))).first()
     now = utcnow()
-    if row is None or row.client_pk != client_pk or row.revoked_at is not None:
+    if row is None or row.client_pk != client_pk:
         return RefreshOutcome(None)
+    if row.revoked_at is not None:
+        # Revoked tokens include a successor voided by a grace retry: whoever
+        # still holds it is a second holder, so the family goes (no-op when
+        # the family was already revoked).
+        await revoke_family(db, family_id=row.family_id)
+        return RefreshOutcome(None, reuse_detected=True, family_id=row.family_id)
     if row.refresh_expires_at <= now:
         return RefreshOutcome(None)
     if row.rotated_at is None:
