@@ -357,6 +357,10 @@ class LocalBackend:
                 stopped.append(name)
         return stopped
 
+    async def scale_to_zero(self, view: ConnectionView) -> None:
+        """Stop the connection's bridge now, as the idle reaper would."""
+        await self._bridges.stop(view.name)
+
     def bridge_pid(self, name: str) -> int | None:
         """For tests and diagnostics: the process id of a running bridge."""
         bridge = self._bridges.get(name)
