@@ -89,7 +89,8 @@ async def test_verifier_without_a_challenge_is_rejected(signed_in_sqlite: Signed
     s = signed_in_sqlite
     async with s.gw.app.state.sessionmaker() as db:
         client = await store.get_client(db, s.client_id)
-        assert client is not None and client.id is not None
+        assert client is not None
+        assert client.id is not None
         await store.save_code(
             db, code="c" * 43, client_pk=client.id, user_id=s.user_id,
             redirect_uri=LOOPBACK_REDIRECT, scope="mcp", resource=s.gw.settings.public_url + "/mcp",
@@ -152,7 +153,8 @@ async def test_unknown_client_at_token_is_401_invalid_client(signed_in_sqlite: S
 async def test_token_endpoint_bad_requests(signed_in_sqlite: SignedIn) -> None:
     client = signed_in_sqlite.gw.client
     as_json = await client.post("/token", json={"grant_type": "authorization_code"})
-    assert as_json.status_code == 400 and error_of(as_json) == "invalid_request"
+    assert as_json.status_code == 400
+    assert error_of(as_json) == "invalid_request"
     password = await client.post(
         "/token", data={"grant_type": "password", "username": "a", "password": "b"}
     )
@@ -164,7 +166,8 @@ async def test_token_endpoint_bad_requests(signed_in_sqlite: SignedIn) -> None:
     )
     assert error_of(no_code) == "invalid_request"
     huge = await client.post("/token", data={"grant_type": "refresh_token", "x": "y" * 20_000})
-    assert huge.status_code == 400 and "larger than" in huge.json()["error_description"]
+    assert huge.status_code == 400
+    assert "larger than" in huge.json()["error_description"]
     assert huge.headers["access-control-allow-origin"] == "*"
 
 
@@ -186,7 +189,8 @@ async def test_rotation_and_reuse_after_grace_revokes_the_family(signed_in: Sign
         )
         await db.commit()
     reuse = await refresh(s.gw.client, s.client_id, first["refresh_token"])
-    assert reuse.status_code == 400 and error_of(reuse) == "invalid_grant"
+    assert reuse.status_code == 400
+    assert error_of(reuse) == "invalid_grant"
     assert not await access_works(s, second["access_token"])
     after = await refresh(s.gw.client, s.client_id, second["refresh_token"])
     assert error_of(after) == "invalid_grant"
@@ -318,7 +322,8 @@ async def test_revocation_bad_requests(signed_in_sqlite: SignedIn) -> None:
     unknown = await revoke(s.gw.client, s.client_id, "mcpod_ort_unknown")
     assert unknown.status_code == 200  # RFC 7009 §2.2: nothing to say about unknown tokens
     no_client = await s.gw.client.post("/revoke", data={"token": tokens["access_token"]})
-    assert no_client.status_code == 401 and error_of(no_client) == "invalid_client"
+    assert no_client.status_code == 401
+    assert error_of(no_client) == "invalid_client"
     no_token = await s.gw.client.post("/revoke", data={"client_id": s.client_id})
     assert error_of(no_token) == "invalid_request"
     bad_hint = await revoke(
