@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The operator image's install step: scripts/images/operator.sh PREFIX
+# (Dockerfile.operator runs it with PREFIX=/opt/mcpod; tests run it into a temporary prefix.)
+set -euo pipefail
+prefix="${1:?usage: scripts/images/operator.sh PREFIX}"
+# shellcheck source=scripts/images/python-app.sh
+source "$(dirname "$0")/python-app.sh"
+install_python_app "$prefix" mcpod-operator
