@@ -56,8 +56,12 @@ PAT_SECRET_SUFFIX: Final = "-pat"  # noqa: S105 - a name suffix, not a secret
 async def connect_api() -> client.ApiClient:
     """In a pod: the service account; elsewhere: KUBECONFIG / ~/.kube/config."""
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config()
-        return client.ApiClient()
+        try:
+            config.load_incluster_config()
+            return client.ApiClient()
+        except config.ConfigException:
+            # A pod without a mounted token (e.g. given a kubeconfig instead): fall through.
+            log.info("no in-cluster service account token; using KUBECONFIG")
     return await config.new_client_from_config()
 
 
