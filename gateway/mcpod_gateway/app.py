@@ -116,7 +116,7 @@ def _wants_html(request: Request) -> bool:
 
 
 async def _sign_in_required(request: Request, _exc: Exception) -> Response:
-    if request.method == "GET" and _wants_html(request):
+    if _wants_html(request):
         return RedirectResponse("/signin", status_code=303)
     return JSONResponse({"error": "sign in first"}, status_code=401)
 

@@ -19,6 +19,8 @@ def sign_up(page: Page, base: str, name: str = "Ada Lovelace") -> None:
     page.get_by_label("Your name").fill(name)
     page.get_by_role("button", name="Create a passkey").click()
     page.wait_for_url(f"{base}/connections")
+    # Continue from a page of this feature (the connections page belongs to another).
+    page.goto(f"{base}/account")
 
 
 def sign_out(page: Page, base: str) -> None:

@@ -152,6 +152,8 @@ class ApiTokenVerifier:
                     update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=now)
                 )
                 await db.commit()
+                if len(self._last_used_written) >= self._max_entries:
+                    self._last_used_written.clear()
                 self._last_used_written[row.id] = now
             principal = Principal(
                 user_id=row.user_id,

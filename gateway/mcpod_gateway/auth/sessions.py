@@ -36,12 +36,14 @@ async def start_web_session(
     db: AsyncSession, response: Response, settings: Settings, *, user_id: str, previous: str | None
 ) -> str:
     """Create a session for the user and set its cookie; ends the previous one (rotation)."""
+    now = utcnow()
     if previous:
         await db.exec(
             delete(WebSession).where(col(WebSession.token_hash) == hash_session_token(previous))
         )
+    # Sessions past their absolute limit are swept here rather than by a timer.
+    await db.exec(delete(WebSession).where(col(WebSession.expires_at) < now))
     token = secrets.token_urlsafe(32)
-    now = utcnow()
     max_age = timedelta(hours=settings.session_max_hours)
     db.add(
         WebSession(

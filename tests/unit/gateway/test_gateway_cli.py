@@ -88,6 +88,20 @@ def test_user_and_token_lifecycle(cli_env: str, capsys: pytest.CaptureFixture[st
     assert all(token not in repr(e) for e in events)
 
 
+def test_create_invite_prints_a_single_use_link(
+    cli_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "create-invite", "--days", "2")
+    assert code == 0
+    assert out[-1].startswith("http://localhost:8000/signup?invite=")
+    _, out_user, _ = run(capsys, "create-user", "--name", "Later")
+    code, out, _ = run(capsys, "create-invite", "--user", out_user[-1])
+    assert code == 0
+    assert "/signup?invite=" in out[-1]
+    events = asyncio.run(admin_events(cli_env))
+    assert [a for _, a, _ in events].count("invite.create") == 2
+
+
 def test_unknown_user_is_a_clear_error(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     for args in (
         ("create-token", "--user", "unobody", "--name", "x"),

@@ -296,3 +296,41 @@ async def test_admin_created_user_enrols_a_passkey_through_the_invite(
         assert done.status_code == 200, done.text
         assert await gateway.user_id_for(authenticator) == user.id
         assert await count(gateway, User) == 1
+
+
+async def test_sessions_past_their_limit_are_swept_at_sign_in(
+    gateway: GatewayHarness, soft_authenticator: SoftAuthenticator
+) -> None:
+    await gateway.sign_up(soft_authenticator)
+    async with gateway.app.state.sessionmaker() as db:
+        stale = (await db.exec(select(WebSession))).one()
+        stale.expires_at = utcnow() - timedelta(days=1)
+        db.add(stale)
+        await db.commit()
+        stale_hash = stale.token_hash
+    gateway.client.cookies.delete("mcpod_session")  # that browser never comes back
+    assert (await gateway.sign_in(soft_authenticator)).status_code == 200
+    async with gateway.app.state.sessionmaker() as db:
+        assert await db.get(WebSession, stale_hash) is None
+    assert await count(gateway, WebSession) == 1
+
+
+async def test_form_post_after_the_session_ended_goes_to_sign_in(
+    gateway: GatewayHarness, soft_authenticator: SoftAuthenticator
+) -> None:
+    await gateway.sign_up(soft_authenticator)
+    token = await gateway.csrf_token("/tokens")
+    async with gateway.app.state.sessionmaker() as db:
+        row = (await db.exec(select(WebSession))).one()
+        await db.delete(row)
+        await db.commit()
+    response = await gateway.client.post(
+        "/tokens", data={"name": "late", "csrf_token": token}, headers={"origin": PUBLIC_URL}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/signin"
+    assert await count(gateway, ApiToken) == 0
+    # The portal's JavaScript gets JSON instead.
+    start = await gateway.post_json("/webauthn/passkeys/options", {"name": "x"}, csrf=token)
+    assert start.status_code == 401
+    assert start.json() == {"error": "sign in first"}
