@@ -62,7 +62,9 @@ async def connect_api() -> client.ApiClient:
         except config.ConfigException:
             # A pod without a mounted token (e.g. given a kubeconfig instead): fall through.
             log.info("no in-cluster service account token; using KUBECONFIG")
-    return await config.new_client_from_config()
+    # Read KUBECONFIG now: the library's default was fixed when it was imported.
+    path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+    return await config.new_client_from_config(config_file=path)
 
 
 def rfc3339(moment: datetime) -> str:
@@ -93,8 +95,8 @@ def build_connection(
         "metadata": {
             "name": name,
             "namespace": namespace,
+            # No last-activity stamp: the creation time already counts as activity.
             "labels": {LABEL_OWNER: owner, LABEL_SLUG: spec.slug},
-            "annotations": {ANNOTATION_LAST_ACTIVITY: rfc3339(datetime.now(UTC))},
         },
         "spec": {
             "owner": owner,
