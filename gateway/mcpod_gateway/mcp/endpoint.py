@@ -24,6 +24,7 @@ from mcp_types import HEADER_MISMATCH
 from starlette.responses import Response
 
 from ..auth.bearer import Principal, bearer_token_from_header
+from ..oauth.resource import SCOPE_MCP, bearer_challenge
 from . import protocol
 from .protocol import (
     INVALID_PARAMS,
@@ -70,13 +71,14 @@ def allowed_origin(origin: str | None, public_url: str, extra: list[str]) -> boo
 
 
 def www_authenticate(public_url: str, *, invalid: bool) -> str:
-    metadata = f"{public_url}/.well-known/oauth-protected-resource/mcp"
-    value = f'Bearer resource_metadata="{metadata}", scope="mcp"'
-    if invalid:
-        value += (
-            ', error="invalid_token", error_description="the token is invalid, expired or revoked"'
-        )
-    return value
+    # The challenge format is owned by the OAuth package (one canonical resource URL).
+    if not invalid:
+        return bearer_challenge(public_url)
+    return bearer_challenge(
+        public_url,
+        error="invalid_token",
+        description="the token is invalid, expired or revoked",
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:
@@ -112,6 +114,16 @@ async def _authenticate(request: Request) -> Principal | Response:
             },
             401,
             {"WWW-Authenticate": www_authenticate(settings.public_url, invalid=True)},
+        )
+    if SCOPE_MCP not in principal.scopes:
+        # Step-up (RFC 6750 §3.1): a valid token without the scope /mcp needs.
+        return _json(
+            {
+                "error": "insufficient_scope",
+                "error_description": f"the {SCOPE_MCP} scope is needed",
+            },
+            403,
+            {"WWW-Authenticate": bearer_challenge(settings.public_url, error="insufficient_scope")},
         )
     return principal
 

@@ -75,8 +75,8 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def www_authenticate(
-    settings: Settings,
+def bearer_challenge(
+    public_url: str,
     *,
     error: str | None = None,
     description: str | None = None,
@@ -89,7 +89,8 @@ def www_authenticate(
     - valid token lacking a scope: ``error="insufficient_scope"`` with every
       scope needed (the client re-authorizes with the union).
     """
-    params = [f"resource_metadata={_quoted(resource_metadata_url(settings))}"]
+    metadata_url = public_url.rstrip("/") + PRM_PATH_FOR_MCP
+    params = [f"resource_metadata={_quoted(metadata_url)}"]
     if scope:
         params.append(f"scope={_quoted(scope)}")
     if error:
@@ -97,6 +98,16 @@ def www_authenticate(
     if description:
         params.append(f"error_description={_quoted(description)}")
     return "Bearer " + ", ".join(params)
+
+
+def www_authenticate(
+    settings: Settings,
+    *,
+    error: str | None = None,
+    description: str | None = None,
+    scope: str = DEFAULT_SCOPE,
+) -> str:
+    return bearer_challenge(settings.public_url, error=error, description=description, scope=scope)
 
 
 def unauthorized_headers(settings: Settings, *, token_was_sent: bool) -> dict[str, str]:

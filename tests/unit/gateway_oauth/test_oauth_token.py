@@ -349,3 +349,38 @@ async def test_tokens_are_stored_only_as_hashes(signed_in_sqlite: SignedIn) -> N
         assert secret.encode() not in raw
     async with s.gw.app.state.sessionmaker() as db:
         assert (await db.exec(select(OAuthClient))).first() is not None
+
+
+async def test_token_without_the_mcp_scope_gets_403_insufficient_scope(
+    signed_in_sqlite: SignedIn,
+) -> None:
+    s = signed_in_sqlite
+    tokens = await obtain_tokens(s)
+    async with s.gw.app.state.sessionmaker() as db:
+        await db.exec(update(OAuthToken).values(scope="other"))
+        await db.commit()
+    s.gw.app.state.oauth.verifier.forget_user(s.user_id)
+    answer = await s.gw.client.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"authorization": f"Bearer {tokens['access_token']}", "accept": "application/json"},
+    )
+    assert answer.status_code == 403
+    challenge = answer.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge
+    assert 'scope="mcp"' in challenge
+    assert "/.well-known/oauth-protected-resource/mcp" in challenge
+
+
+async def test_mcp_challenges_without_and_with_a_bad_token(signed_in_sqlite: SignedIn) -> None:
+    client = signed_in_sqlite.gw.client
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    anonymous = await client.post("/mcp", json=body)
+    assert anonymous.status_code == 401
+    assert "error=" not in anonymous.headers["www-authenticate"]  # RFC 6750 §3.1
+    assert 'scope="mcp"' in anonymous.headers["www-authenticate"]
+    forged = await client.post(
+        "/mcp", json=body, headers={"authorization": "Bearer mcpod_oat_" + "A" * 43}
+    )
+    assert forged.status_code == 401
+    assert 'error="invalid_token"' in forged.headers["www-authenticate"]
