@@ -11,7 +11,16 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from webauthn.helpers.generate_user_handle import generate_user_handle
 
-from .models import ApiToken, Invite, Passkey, User, WebSession
+from .models import (
+    ApiToken,
+    Invite,
+    OAuthAuthorizationCode,
+    OAuthConsent,
+    OAuthToken,
+    Passkey,
+    User,
+    WebSession,
+)
 from .models.base import utcnow
 
 
@@ -61,6 +70,8 @@ async def delete_user(db: AsyncSession, *, user_id: str) -> None:
     await get_user(db, user_id)
     for model in (ApiToken, WebSession, Passkey, Invite):
         await db.exec(delete(model).where(col(model.user_id) == user_id))
+    for oauth_model in (OAuthToken, OAuthAuthorizationCode, OAuthConsent):
+        await db.exec(delete(oauth_model).where(col(oauth_model.user_id) == user_id))
     await db.exec(delete(User).where(col(User.id) == user_id))
     await db.flush()
 

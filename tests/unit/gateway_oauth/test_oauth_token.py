@@ -384,3 +384,18 @@ async def test_mcp_challenges_without_and_with_a_bad_token(signed_in_sqlite: Sig
     )
     assert forged.status_code == 401
     assert 'error="invalid_token"' in forged.headers["www-authenticate"]
+
+
+async def test_deleting_a_user_removes_their_grants(signed_in: SignedIn) -> None:
+    from mcpod_gateway import accounts
+    from mcpod_gateway.models import OAuthConsent
+
+    s = signed_in
+    tokens = await obtain_tokens(s)
+    async with s.gw.app.state.sessionmaker() as db:
+        await accounts.delete_user(db, user_id=s.user_id)
+        await db.commit()
+        for model in (OAuthToken, OAuthAuthorizationCode, OAuthConsent):
+            assert (await db.exec(select(model))).all() == []
+    s.gw.app.state.oauth.verifier.forget_user(s.user_id)
+    assert not await access_works(s, tokens["access_token"])
