@@ -28,10 +28,11 @@ from .auth.api_tokens import ApiTokenVerifier
 from .auth.bearer import CompositeBearerVerifier
 from .auth.csrf import CsrfSeedCookieMiddleware
 from .auth.rate_limit import SlidingWindowLimiter
-from .auth.sessions import SignInRequiredError
+from .auth.sessions import ReauthenticationRequiredError, SignInRequiredError
 from .db import create_engine, create_sessionmaker
 from .features import Feature
 from .keys import resolve_keys
+from .portal.next_page import reauthentication_url
 from .security_headers import SecurityHeadersMiddleware
 from .settings import Settings
 from .templating import STATIC_DIR, create_templates, render
@@ -97,6 +98,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_exception_handler(SignInRequiredError, _sign_in_required)
+    app.add_exception_handler(ReauthenticationRequiredError, _reauthentication_required)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
 
@@ -119,6 +121,19 @@ async def _sign_in_required(request: Request, _exc: Exception) -> Response:
     if _wants_html(request):
         return RedirectResponse("/signin", status_code=303)
     return JSONResponse({"error": "sign in first"}, status_code=401)
+
+
+async def _reauthentication_required(request: Request, _exc: Exception) -> Response:
+    target = reauthentication_url(request.url.path)
+    if _wants_html(request):
+        return RedirectResponse(target, status_code=303)
+    return JSONResponse(
+        {
+            "error": "Please confirm it's you: sign in with your passkey again.",
+            "reauthenticate": target,
+        },
+        status_code=401,
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

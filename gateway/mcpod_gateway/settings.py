@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     rp_name: str = "mcpod"
     session_idle_minutes: int = Field(default=12 * 60, ge=1)
     session_max_hours: int = Field(default=7 * 24, ge=1)
+    # Adding/removing passkeys and creating API tokens need a passkey sign-in this recent.
+    reauth_minutes: int = Field(default=15, ge=1)
     challenge_ttl_seconds: int = Field(default=300, ge=10, le=3600)
     # Per client address, per minute, on sign-in and registration endpoints.
     auth_rate_per_minute: int = Field(default=20, ge=1)

@@ -175,3 +175,44 @@ def test_pages_obey_the_csp_and_fit_a_phone(chromium: Any, browser_gateway: Any)
         assert problems == []  # no CSP violations, no script errors
     finally:
         context.close()
+
+
+def age_sign_in(database_url: str, minutes: int) -> None:
+    from datetime import timedelta
+
+    from mcpod_gateway.models import WebSession
+    from mcpod_gateway.models.base import utcnow
+    from sqlalchemy import update
+
+    async def age() -> None:
+        engine = create_engine(database_url)
+        try:
+            async with create_sessionmaker(engine)() as db:
+                await db.exec(
+                    update(WebSession).values(created_at=utcnow() - timedelta(minutes=minutes))
+                )
+                await db.commit()
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, age()).result()
+
+
+def test_adding_a_passkey_long_after_sign_in_asks_to_confirm_first(
+    passkey_page: tuple[Page, VirtualAuthenticator], browser_gateway: Any
+) -> None:
+    page, authenticator = passkey_page
+    base = browser_gateway.url
+    sign_up(page, base, "Stale Session")
+    age_sign_in(browser_gateway.database_url, 24 * 60)  # every session: other tests re-sign-in
+    page.get_by_label("Name for the new passkey").fill("Later key")
+    page.get_by_role("button", name="Add passkey").click()
+    page.wait_for_url(f"{base}/signin?reauth=1&next=/account")
+    assert page.get_by_role("heading", name="Confirm it's you").is_visible()
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.wait_for_url(f"{base}/account")
+    authenticator.replace(transport="usb")
+    page.get_by_label("Name for the new passkey").fill("Later key")
+    page.get_by_role("button", name="Add passkey").click()
+    page.get_by_role("cell", name="Later key", exact=True).wait_for()

@@ -75,8 +75,8 @@ async def end_all_web_sessions(db: AsyncSession, *, user_id: str) -> None:
     await db.exec(delete(WebSession).where(col(WebSession.user_id) == user_id))
 
 
-async def load_signed_in_user(db: AsyncSession, settings: Settings, token: str) -> User | None:
-    """The user of a live session, refreshing its idle timer; None if absent or expired."""
+async def load_web_session(db: AsyncSession, settings: Settings, token: str) -> WebSession | None:
+    """A live session, its idle timer refreshed; None if absent or expired (then deleted)."""
     row = await db.get(WebSession, hash_session_token(token))
     if row is None:
         return None
@@ -90,7 +90,12 @@ async def load_signed_in_user(db: AsyncSession, settings: Settings, token: str) 
         row.last_seen_at = now
         db.add(row)
         await db.commit()
-    return await db.get(User, row.user_id)
+    return row
+
+
+async def load_signed_in_user(db: AsyncSession, settings: Settings, token: str) -> User | None:
+    row = await load_web_session(db, settings, token)
+    return await db.get(User, row.user_id) if row is not None else None
 
 
 def get_settings(request: Request) -> Settings:
@@ -118,8 +123,10 @@ async def get_optional_user(request: Request, db: SessionDep) -> User | None:
         assert cached is None or isinstance(cached, User)
         return cached
     token = session_cookie(request)
-    user = await load_signed_in_user(db, get_settings(request), token) if token else None
+    row = await load_web_session(db, get_settings(request), token) if token else None
+    user = await db.get(User, row.user_id) if row is not None else None
     request.state.user = user
+    request.state.web_session = row if user is not None else None
     return user
 
 
@@ -131,3 +138,24 @@ async def require_user(user: Annotated[User | None, Depends(get_optional_user)])
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(require_user)]
+
+
+class ReauthenticationRequiredError(Exception):
+    """The action needs a recent passkey sign-in; the app sends the person to sign in again."""
+
+
+async def require_recent_sign_in(request: Request, user: CurrentUser) -> User:
+    """The signed-in user, if they proved their passkey within ``MCPOD_REAUTH_MINUTES``.
+
+    Guards what would let a stolen session outlive itself: adding or removing a
+    passkey, creating an API token.  Each sign-in starts a new session, so the
+    session's creation time is the time of the last passkey assertion.
+    """
+    row: WebSession | None = getattr(request.state, "web_session", None)
+    window = timedelta(minutes=get_settings(request).reauth_minutes)
+    if row is None or utcnow() - row.created_at > window:
+        raise ReauthenticationRequiredError
+    return user
+
+
+RecentlySignedInUser = Annotated[User, Depends(require_recent_sign_in)]

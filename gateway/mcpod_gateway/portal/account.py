@@ -10,7 +10,12 @@ from starlette.responses import RedirectResponse, Response
 from ..admin_audit import record_admin_event
 from ..auth.csrf import CsrfProtected
 from ..auth.passkeys import list_passkeys, remove_passkey
-from ..auth.sessions import CurrentUser, hash_session_token, session_cookie
+from ..auth.sessions import (
+    CurrentUser,
+    RecentlySignedInUser,
+    hash_session_token,
+    session_cookie,
+)
 from ..db import SessionDep
 from ..models import WebSession
 from ..templating import render
@@ -36,7 +41,7 @@ async def read_account(request: Request, user: CurrentUser, db: SessionDep) -> R
 
 @router.post("/passkeys/{passkey_id}/delete")
 async def delete_passkey(
-    passkey_id: int, request: Request, user: CurrentUser, db: SessionDep
+    passkey_id: int, request: Request, user: RecentlySignedInUser, db: SessionDep
 ) -> Response:
     if not await remove_passkey(db, user=user, passkey_id=passkey_id):
         return await _page(

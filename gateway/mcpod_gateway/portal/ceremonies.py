@@ -12,10 +12,17 @@ from ..admin_audit import record_admin_event
 from ..auth import cookies, passkeys
 from ..auth.csrf import CsrfProtected
 from ..auth.rate_limit import AuthRateLimited
-from ..auth.sessions import CurrentUser, SettingsDep, session_cookie, start_web_session
+from ..auth.sessions import (
+    CurrentUser,
+    RecentlySignedInUser,
+    SettingsDep,
+    session_cookie,
+    start_web_session,
+)
 from ..db import SessionDep
 from ..names import InvalidNameError, clean_name
 from ..settings import Registration, Settings
+from .next_page import safe_next_page
 
 router = APIRouter(prefix="/webauthn", dependencies=[CsrfProtected], tags=["passkeys"])
 
@@ -31,6 +38,7 @@ class AddPasskeyOptionsIn(BaseModel):
 
 class CredentialIn(BaseModel):
     credential: dict[str, Any]
+    next: str | None = Field(default=None, max_length=200)  # sign-in only: where to go after
 
 
 def _started(settings: Settings, start: passkeys.CeremonyStart) -> Response:
@@ -136,7 +144,7 @@ async def finish_signin(
     except passkeys.CeremonyError as exc:
         await db.commit()
         raise _bad(str(exc)) from None
-    response = _finished(settings, "/connections")
+    response = _finished(settings, safe_next_page(body.next))
     await start_web_session(
         db, response, settings, user_id=user.id, previous=session_cookie(request)
     )
@@ -146,7 +154,7 @@ async def finish_signin(
 
 @router.post("/passkeys/options")
 async def start_add_passkey(
-    body: AddPasskeyOptionsIn, user: CurrentUser, db: SessionDep, settings: SettingsDep
+    body: AddPasskeyOptionsIn, user: RecentlySignedInUser, db: SessionDep, settings: SettingsDep
 ) -> Response:
     try:
         name = clean_name(body.name, what="Passkey name")

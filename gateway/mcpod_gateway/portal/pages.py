@@ -11,6 +11,7 @@ from ..auth.sessions import OptionalUser, SettingsDep, end_web_session, session_
 from ..db import SessionDep
 from ..settings import Registration
 from ..templating import render
+from .next_page import safe_next_page
 
 router = APIRouter(dependencies=[CsrfProtected], tags=["portal"])
 
@@ -21,10 +22,13 @@ async def read_home(user: OptionalUser) -> Response:
 
 
 @router.get("/signin")
-async def read_signin(request: Request, user: OptionalUser) -> Response:
-    if user is not None:
-        return RedirectResponse("/connections", status_code=303)
-    return render(request, "signin.html")
+async def read_signin(
+    request: Request, user: OptionalUser, reauth: bool = False, next: str | None = None
+) -> Response:
+    target = safe_next_page(next)
+    if user is not None and not reauth:
+        return RedirectResponse(target, status_code=303)
+    return render(request, "signin.html", {"reauth": reauth and user is not None, "next": target})
 
 
 @router.get("/signup")

@@ -18,7 +18,7 @@ from ..auth.api_tokens import (
     revoke_api_token,
 )
 from ..auth.csrf import CsrfProtected
-from ..auth.sessions import CurrentUser, SettingsDep
+from ..auth.sessions import CurrentUser, RecentlySignedInUser, SettingsDep
 from ..db import SessionDep
 from ..models.base import utcnow
 from ..names import InvalidNameError, clean_name
@@ -78,7 +78,7 @@ async def read_tokens(request: Request, user: CurrentUser, db: SessionDep) -> Re
 @router.post("")
 async def create_token(
     request: Request,
-    user: CurrentUser,
+    user: RecentlySignedInUser,
     db: SessionDep,
     settings: SettingsDep,
     name: Annotated[str, Form(max_length=1000)] = "",

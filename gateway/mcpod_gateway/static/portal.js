@@ -23,6 +23,10 @@
     });
     let data = {};
     try { data = await response.json(); } catch (_) { /* not JSON */ }
+    if (response.status === 401 && data.reauthenticate) {
+      window.location.assign(data.reauthenticate);  // a recent sign-in is needed first
+      throw new Error(data.error);
+    }
     if (!response.ok) throw new Error(data.error || ("request failed (" + response.status + ")"));
     return data;
   }
@@ -51,7 +55,8 @@
         credential = await navigator.credentials.create({ publicKey });
       }
       if (!credential) throw new Error("no passkey was chosen");
-      const done = await post(form.getAttribute("action") + "/verify", { credential: credential.toJSON() });
+      const done = await post(form.getAttribute("action") + "/verify",
+        Object.assign({}, fields, { credential: credential.toJSON() }));
       say("Done.");
       // A page may ask to come back to itself after sign-in (e.g. /authorize): same-origin paths only.
       const next = form.dataset.next;

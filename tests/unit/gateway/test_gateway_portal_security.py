@@ -334,3 +334,63 @@ async def test_form_post_after_the_session_ended_goes_to_sign_in(
     start = await gateway.post_json("/webauthn/passkeys/options", {"name": "x"}, csrf=token)
     assert start.status_code == 401
     assert start.json() == {"error": "sign in first"}
+
+
+async def age_the_sign_in(harness: GatewayHarness, minutes: int) -> None:
+    async with harness.app.state.sessionmaker() as db:
+        row = (await db.exec(select(WebSession))).one()
+        row.created_at = utcnow() - timedelta(minutes=minutes)
+        db.add(row)
+        await db.commit()
+
+
+async def test_sensitive_actions_need_a_recent_sign_in(
+    gateway: GatewayHarness, soft_authenticator: SoftAuthenticator
+) -> None:
+    await gateway.sign_up(soft_authenticator)
+    await age_the_sign_in(gateway, gateway.settings.reauth_minutes + 1)
+    token = await gateway.csrf_token("/tokens")
+
+    refused = await gateway.client.post(
+        "/tokens", data={"name": "stale", "csrf_token": token}, headers={"origin": PUBLIC_URL}
+    )
+    assert refused.status_code == 303
+    assert refused.headers["location"] == "/signin?reauth=1&next=/tokens"
+    assert await count(gateway, ApiToken) == 0
+
+    add = await gateway.post_json("/webauthn/passkeys/options", {"name": "x"}, csrf=token)
+    assert add.status_code == 401
+    assert add.json()["reauthenticate"] == "/signin?reauth=1&next=/account"
+    assert await count(gateway, WebAuthnChallenge) == 0
+
+    # Still signed in for everything else, and asked to confirm rather than bounced.
+    assert (await gateway.client.get("/tokens")).status_code == 200
+    confirm = await gateway.client.get("/signin?reauth=1&next=/tokens")
+    assert confirm.status_code == 200
+    assert "Confirm it&#39;s you" in confirm.text or "Confirm it's you" in confirm.text
+
+    start = await gateway.post_json("/webauthn/signin/options", {})
+    assertion = soft_authenticator.get(start.json()["options"])
+    again = await gateway.post_json(
+        "/webauthn/signin/verify", {"credential": assertion, "next": "/tokens"}
+    )
+    assert again.json() == {"redirect": "/tokens"}
+    assert await gateway.create_token("fresh")
+
+
+@pytest.mark.parametrize(
+    "next_page",
+    ["https://evil.example/", "//evil.example", "/\\evil.example", "/tokens?x=1", "javascript:x"],
+)
+async def test_sign_in_never_redirects_off_the_portal(
+    gateway: GatewayHarness, soft_authenticator: SoftAuthenticator, next_page: str
+) -> None:
+    await gateway.sign_up(soft_authenticator)
+    start = await gateway.post_json("/webauthn/signin/options", {})
+    assertion = soft_authenticator.get(start.json()["options"])
+    done = await gateway.post_json(
+        "/webauthn/signin/verify", {"credential": assertion, "next": next_page}
+    )
+    assert done.json() == {"redirect": "/connections"}
+    page = await gateway.client.get(f"/signin?next={next_page}")
+    assert page.headers["location"] == "/connections"
