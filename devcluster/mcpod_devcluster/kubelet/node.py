@@ -35,6 +35,7 @@ from .podspec import (
     pod_phase,
     referenced_objects,
     resolve_env,
+    rewrite_env_paths,
     rewrite_paths,
 )
 from .runtime import Backoff, ContainerRunner, Launch, now_rfc3339
@@ -210,7 +211,7 @@ class PodWorker:
             base=base,
             node=image.node_env,
         )
-        env = {k: rewrite_paths(val, mounts) for k, val in env.items()}
+        env = rewrite_env_paths(env, base, mounts)
         argv = container_argv(container, image, env, mounts)
         workdir = container.get("workingDir")
         cwd = Path(rewrite_paths(workdir, mounts)) if workdir else home

@@ -173,6 +173,21 @@ def rewrite_paths(value: str, mounts: list[Mount]) -> str:
     return value
 
 
+def rewrite_env_paths(
+    env: Mapping[str, str], node_supplied: Mapping[str, str], mounts: list[Mount]
+) -> dict[str, str]:
+    """Apply `rewrite_paths` to the container's own env values only.
+
+    Values the node supplied and the container left alone (the host environment, HOME, the
+    service-account KUBECONFIG) are host paths already: rewriting them would break a pod
+    that mounts a volume at a prefix of the kubelet's own directory (e.g. an emptyDir at /tmp).
+    """
+    return {
+        k: val if node_supplied.get(k) == val else rewrite_paths(val, mounts)
+        for k, val in env.items()
+    }
+
+
 def container_argv(
     container: Mapping[str, Any], image: ImageEntry, env: Mapping[str, str], mounts: list[Mount]
 ) -> list[str]:

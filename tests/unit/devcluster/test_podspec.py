@@ -18,6 +18,7 @@ from mcpod_devcluster.kubelet.podspec import (
     pod_phase,
     referenced_objects,
     resolve_env,
+    rewrite_env_paths,
     rewrite_paths,
 )
 
@@ -157,6 +158,26 @@ def test_referenced_objects_cover_env_envfrom_and_volumes() -> None:
 def test_rewrite_paths_prefers_the_longest_mount(value: str, expected: str) -> None:
     mounts = [Mount("/scratch", Path("/host/a")), Mount("/scratch/deep", Path("/host/b"))]
     assert rewrite_paths(value, mounts) == expected
+
+
+def test_env_paths_rewrite_only_the_containers_own_values() -> None:
+    """An emptyDir at /tmp must not redirect the kubelet's own /tmp/... KUBECONFIG."""
+    mounts = [Mount("/tmp", Path("/state/pod/volumes/tmp"))]
+    node = {"KUBECONFIG": "/tmp/state/pod/kubeconfig", "HOME": "/tmp/state/pod/home"}
+    env = {
+        **node,
+        "TMPDIR": "/tmp/work",  # the container's own value
+        "CACHE": "/tmp/state/pod/home",  # the container's, though it equals a node value
+    }
+    assert rewrite_env_paths(env, node, mounts) == {
+        "KUBECONFIG": "/tmp/state/pod/kubeconfig",
+        "HOME": "/tmp/state/pod/home",
+        "TMPDIR": "/state/pod/volumes/tmp/work",
+        "CACHE": "/state/pod/volumes/tmp/state/pod/home",
+    }
+    # A value the container overrides is its own, and is rewritten.
+    overridden = {**env, "HOME": "/tmp/home"}
+    assert rewrite_env_paths(overridden, node, mounts)["HOME"] == "/state/pod/volumes/tmp/home"
 
 
 @pytest.mark.parametrize(
