@@ -24,6 +24,7 @@ import secrets
 from typing import Annotated, Final
 
 from fastapi import Depends, HTTPException, Request, status
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..keys import Keys
@@ -119,8 +120,6 @@ class CsrfSeedCookieMiddleware:
             if message["type"] == "http.response.start":
                 seed = scope.get("state", {}).get(_NEW_SEED_STATE)
                 if seed is not None:
-                    from starlette.responses import Response
-
                     carrier = Response()
                     cookies.set_cookie(
                         carrier, self.settings, cookies.CSRF_SEED, seed, max_age=None
