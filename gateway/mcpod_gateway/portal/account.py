@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from sqlalchemy import delete
-from sqlmodel import col
+from sqlmodel import col, select
 from starlette.responses import RedirectResponse, Response
 
 from ..admin_audit import record_admin_event
@@ -26,10 +26,20 @@ router = APIRouter(prefix="/account", dependencies=[CsrfProtected], tags=["porta
 async def _page(
     request: Request, db: SessionDep, user: CurrentUser, *, error: str | None = None
 ) -> Response:
+    sessions = await db.exec(
+        select(WebSession)
+        .where(WebSession.user_id == user.id)
+        .order_by(col(WebSession.last_seen_at).desc())
+    )
     return render(
         request,
         "account.html",
-        {"passkeys": await list_passkeys(db, user_id=user.id), "error": error},
+        {
+            "passkeys": await list_passkeys(db, user_id=user.id),
+            "sessions": list(sessions.all()),
+            "current_session": hash_session_token(session_cookie(request) or ""),
+            "error": error,
+        },
         status_code=400 if error else 200,
     )
 

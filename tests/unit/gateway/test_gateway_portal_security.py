@@ -132,6 +132,9 @@ async def test_end_other_sessions(
     gateway.client.cookies.delete("mcpod_session")
     assert (await gateway.sign_in(soft_authenticator)).status_code == 200
     assert await count(gateway, WebSession) == 2
+    listing = await gateway.client.get("/account")
+    assert listing.text.count("this browser") == 1
+    assert listing.text.count('data-label="Signed in"') == 2
     ended = await gateway.post_form("/account/sessions/end-others", {})
     assert ended.status_code == 303
     assert await count(gateway, WebSession) == 1
