@@ -169,9 +169,11 @@ def _pod_spec(connection: Connection, settings: Settings) -> dict[str, Any]:
                 "imagePullPolicy": "IfNotPresent",
                 "ports": [{"name": "http", "containerPort": BRIDGE_PORT, "protocol": "TCP"}],
                 "env": _env(connection, settings),
+                # Probed every second (the kubelet's minimum): a woken connection's caller is
+                # waiting for Ready, so the probe period is part of the wake latency.
                 "readinessProbe": {
                     "httpGet": {"path": "/readyz", "port": BRIDGE_PORT},
-                    "periodSeconds": 2,
+                    "periodSeconds": 1,
                     "failureThreshold": 3,
                     "timeoutSeconds": 2,
                 },
