@@ -176,10 +176,11 @@ def browser_signins(base: str) -> list[float] | str:
             page.wait_for_url(f"{base}/connections")
             for _ in range(BROWSER_SIGNINS):
                 context.clear_cookies()
-                page.goto(f"{base}/signin")
+                page.goto(f"{base}/signin?next=/account")
                 t0 = time.perf_counter()
                 page.get_by_role("button", name="Sign in with a passkey").click()
-                page.wait_for_url(f"{base}/connections")
+                page.wait_for_url(f"{base}/account")
+                page.get_by_role("heading", name="Account").wait_for()
                 samples.append(time.perf_counter() - t0)
         finally:
             browser.close()
