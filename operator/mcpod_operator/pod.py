@@ -71,12 +71,15 @@ def effective_server_version(connection: Connection, settings: Settings) -> str:
 
 
 def bridge_token_secret_name(connection: Connection, settings: Settings) -> str:
-    """Named after the routing key's fingerprint, so a new key means a new Secret (and pod).
+    """Named after the routing key's fingerprint and the connection's UID.
 
-    The operator may only create Secrets, never update them: rotating the routing key therefore
-    creates a fresh Secret, and the old one goes with the connection.
+    The operator may only create Secrets, never update them: a new routing key therefore means
+    a fresh Secret (and pod), and the old one goes with the connection. The UID keeps a
+    connection deleted and re-created under the same name from picking up the previous one's
+    Secret (and token) before the garbage collector has removed it.
     """
-    return f"{connection.name}-bridge-{settings.routing_key_id}"
+    suffix = hashlib.sha256(f"{settings.routing_key_id}/{connection.uid}".encode()).hexdigest()
+    return f"{connection.name}-bridge-{suffix[:_HASH_LENGTH]}"
 
 
 def build_bridge_token_secret(connection: Connection, settings: Settings) -> dict[str, Any]:
@@ -200,9 +203,11 @@ def _pod_spec(connection: Connection, settings: Settings) -> dict[str, Any]:
 
 
 def config_hash(connection: Connection, spec: dict[str, Any]) -> str:
-    """Hash of the pod spec plus the PAT-rotation stamp (the operator cannot see the PAT change)."""
+    """Hash of the pod spec, the PAT-rotation stamp (the operator cannot see the PAT change) and
+    the connection's UID."""
     material = json.dumps(
-        {"spec": spec, "credentialsRotated": connection.credentials_rotated},
+        # The UID: a re-created connection of the same name never adopts its predecessor's pod.
+        {"spec": spec, "credentialsRotated": connection.credentials_rotated, "uid": connection.uid},
         sort_keys=True,
         separators=(",", ":"),
     )

@@ -13,6 +13,7 @@ from mcpod_operator.connection import parse_connection
 from mcpod_operator.pod import (
     ANNOTATION_CONFIG_HASH,
     BRIDGE_TOKEN_KEY,
+    bridge_token_secret_name,
     build_bridge_token_secret,
     build_connection_pod,
 )
@@ -58,7 +59,11 @@ def test_secrets_only_by_reference(connection_body: BodyFactory, settings: Setti
         "valueFrom": {"secretKeyRef": {"name": "alice-pat", "key": v.SECRET_KEY_PAT}},
     }
     token_ref = env["MCPOD_BRIDGE_TOKEN"]["valueFrom"]["secretKeyRef"]
-    assert token_ref == {"name": f"c-1-bridge-{settings.routing_key_id}", "key": BRIDGE_TOKEN_KEY}
+    assert token_ref == {
+        "name": bridge_token_secret_name(parse_connection(connection_body()), settings),
+        "key": BRIDGE_TOKEN_KEY,
+    }
+    assert token_ref["name"].startswith("c-1-bridge-")
     # No literal token anywhere in the pod.
     token = derive_bridge_token(settings.routing_key, "0b5c9a2e-1111-2222-3333-444455556666")
     assert token not in json.dumps(pod)
@@ -208,10 +213,41 @@ def test_resources(connection_body: BodyFactory, settings: Settings) -> None:
 def test_bridge_token_secret(connection_body: BodyFactory, settings: Settings) -> None:
     connection = parse_connection(connection_body())
     secret = build_bridge_token_secret(connection, settings)
-    assert secret["metadata"]["name"] == f"c-1-bridge-{settings.routing_key_id}"
+    assert secret["metadata"]["name"] == bridge_token_secret_name(connection, settings)
     assert secret["metadata"]["ownerReferences"][0]["uid"] == connection.uid
     assert secret["metadata"]["labels"][v.LABEL_CONNECTION] == "c-1"
     assert secret["immutable"] is True
     token = base64.b64decode(secret["data"][BRIDGE_TOKEN_KEY]).decode()
     # The gateway recomputes the same value from the UID alone.
     assert token == derive_bridge_token(settings.routing_key, connection.uid)
+
+
+def test_a_recreated_connection_gets_new_children(
+    connection_body: BodyFactory, settings: Settings
+) -> None:
+    """Same name, new UID: neither the old pod nor the old token Secret may be adopted."""
+    old = parse_connection(connection_body())
+    body = connection_body()
+    body["metadata"]["uid"] = "another-uid"
+    new = parse_connection(body)
+    assert (
+        build_connection_pod(old, settings)["metadata"]["name"]
+        != build_connection_pod(new, settings)["metadata"]["name"]
+    )
+    assert bridge_token_secret_name(old, settings) != bridge_token_secret_name(new, settings)
+
+
+def test_a_new_routing_key_is_a_new_secret_and_pod(
+    connection_body: BodyFactory, settings: Settings
+) -> None:
+    import dataclasses
+
+    rotated = dataclasses.replace(settings, routing_key=b"n" * 32)
+    connection = parse_connection(connection_body())
+    assert bridge_token_secret_name(connection, settings) != bridge_token_secret_name(
+        connection, rotated
+    )
+    assert (
+        build_connection_pod(connection, settings)["metadata"]["name"]
+        != build_connection_pod(connection, rotated)["metadata"]["name"]
+    )

@@ -9,7 +9,7 @@ import pytest
 from mcpod_common import vocabulary as v
 from mcpod_operator import conditions as c
 from mcpod_operator.connection import InvalidConnectionError, parse_connection
-from mcpod_operator.pod import build_connection_pod
+from mcpod_operator.pod import bridge_token_secret_name, build_connection_pod
 from mcpod_operator.reconcile import (
     Failures,
     backoff_delay,
@@ -231,7 +231,8 @@ def test_missing_bridge_secret_is_recreated(
 ) -> None:
     body = connection_body()
     name = _desired_name(body, settings)
-    message = f'secret "c-1-bridge-{settings.routing_key_id}" not found'
+    secret = bridge_token_secret_name(parse_connection(body), settings)
+    message = f'secret "{secret}" not found'
     pod = make_pod(name, phase="Pending", waiting=("CreateContainerConfigError", message))
     plan = plan_connection(parse_connection(body), [pod], settings, SOON, bridge_secret_known=True)
     assert plan.create_secret is not None
