@@ -146,6 +146,16 @@ class BridgeApp:
                 [(b"retry-after", b"1")],
             )
             return
+        if scope["method"] == "GET":
+            # No server-initiated messages flow through the bridge, so there is no stream to
+            # open; the spec lets a server answer 405 here.
+            await _respond(
+                send,
+                405,
+                _jsonrpc_error(-32600, "this server offers no event stream; use POST"),
+                [(b"allow", b"POST, DELETE")],
+            )
+            return
         if scope["method"] == "POST":
             replay = await self._read_limited(receive, send)
             if replay is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -120,6 +121,10 @@ def serve(
         server_header=False,
     )
     server = uvicorn.Server(config)
+    # uvicorn re-raises the SIGTERM/SIGINT it handled once it has shut down; with a handler of
+    # our own in place that is a no-op, so a requested shutdown exits 0 rather than by signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     logger.info(
         "mcpod-bridge for organization %s, domains %s, read-only %s, listening on %s:%d",
         settings.organization,

@@ -11,10 +11,12 @@ import re
 from typing import Any, Final
 
 import mcp_types as types
+from mcp.server.caching import CacheHint
 from mcp.server.context import HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, INTERNAL_ERROR, INVALID_PARAMS, REQUEST_TIMEOUT
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from mcpod_common.tool_filter import ToolPolicy
 
 from mcpod_bridge import __version__
@@ -65,6 +67,14 @@ def upstream_error(exc: MCPError | UpstreamGoneError, method: str, timeout: floa
     return exc
 
 
+def for_protocol(ctx: ServerRequestContext[Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Mark an upstream (handshake-era) result as final for a 2026-07-28 caller, who requires
+    `resultType`; the legacy wire does not know the field."""
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and "resultType" not in result:
+        return {**result, "resultType": "complete"}
+    return result
+
+
 class BridgeServer:
     """Holds the policy and the upstream; `server` is the SDK object serving them."""
 
@@ -72,7 +82,13 @@ class BridgeServer:
         self.upstream = upstream
         self.policy = policy
         self.call_timeout = call_timeout
-        self.server: Server[Any] = Server("mcpod-bridge", version=__version__)
+        # The catalogue is per connection (private) and changes when the pod restarts with
+        # other settings, so clients should not reuse it without asking.
+        self.server: Server[Any] = Server(
+            "mcpod-bridge",
+            version=__version__,
+            cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},
+        )
         self.server.add_request_handler(
             "tools/list", types.PaginatedRequestParams, self._list_tools
         )
@@ -94,7 +110,7 @@ class BridgeServer:
         except (MCPError, UpstreamGoneError) as exc:
             raise upstream_error(exc, "tools/list", self.call_timeout) from None
         # The whole filtered catalogue in one page: 40 tools at most, ~73 KB.
-        return {"tools": self.policy.filter_tools(tools)}
+        return for_protocol(ctx, {"tools": self.policy.filter_tools(tools)})
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -109,4 +125,4 @@ class BridgeServer:
             )
         except (MCPError, UpstreamGoneError) as exc:
             raise upstream_error(exc, f"tools/call {params.name}", self.call_timeout) from None
-        return explain_elicitation_failure(result)
+        return for_protocol(ctx, explain_elicitation_failure(result))

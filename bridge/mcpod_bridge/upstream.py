@@ -22,8 +22,10 @@ import anyio.abc
 import mcp_types as types
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.client.session import ClientSession, IncomingMessage
+from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 from mcp.shared.message import SessionMessage
+from mcp_types import CONNECTION_CLOSED
 
 from mcpod_bridge import __version__
 from mcpod_bridge.redaction import Redactor
@@ -51,6 +53,20 @@ class UpstreamInfo:
     version: str
     instructions: str | None
     protocol_version: str
+
+
+class _ObservedDispatcher(JSONRPCDispatcher[Any]):
+    """Tells when its read loop has ended, i.e. every line the child wrote has been delivered."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.finished = anyio.Event()
+
+    async def run(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().run(*args, **kwargs)
+        finally:
+            self.finished.set()
 
 
 class UpstreamGoneError(Exception):
@@ -116,7 +132,7 @@ class Upstream:
             math.inf
         )
         session_out, to_child = anyio.create_memory_object_stream[SessionMessage](math.inf)
-        dispatcher: JSONRPCDispatcher[Any] = JSONRPCDispatcher(session_in, session_out)
+        dispatcher = _ObservedDispatcher(session_in, session_out)
         session = ClientSession(
             dispatcher=dispatcher,
             client_info=types.Implementation(name="mcpod-bridge", version=__version__),
@@ -145,32 +161,26 @@ class Upstream:
                 )
                 self.ready.set()
                 self.exit_code = await process.wait()
+                # Answers the child wrote just before exiting still reach their callers.
+                with anyio.move_on_after(_EXIT_GRACE):
+                    await dispatcher.finished.wait()
             tg.cancel_scope.cancel()
         if not self._stopping:
             self.failure = f"the upstream process exited with code {self.exit_code}"
             logger.error("%s", self.failure)
 
     async def _initialize(self, session: ClientSession) -> types.InitializeResult:
-        """`initialize`, unless the child dies first - then say so instead of hanging."""
-        result: list[types.InitializeResult] = []
-        assert self._process is not None
-        process = self._process
-        async with anyio.create_task_group() as tg:
-
-            async def init() -> None:
-                result.append(await session.initialize())
-                tg.cancel_scope.cancel()
-
-            async def watch() -> None:
-                code = await process.wait()
-                self.exit_code = code
-                raise UpstreamGoneError(
-                    f"the upstream process exited with code {code} during startup"
-                )
-
-            tg.start_soon(init)
-            tg.start_soon(watch)
-        return result[0]
+        """`initialize`; if the child dies instead of answering, say so with its exit code."""
+        try:
+            return await session.initialize()
+        except MCPError as exc:
+            if exc.code != CONNECTION_CLOSED or self._process is None:
+                raise
+            with anyio.move_on_after(_EXIT_GRACE):
+                self.exit_code = await self._process.wait()
+            raise UpstreamGoneError(
+                f"the upstream process exited with code {self.exit_code} during startup"
+            ) from None
 
     async def _pump_stdout(
         self, process: anyio.abc.Process, out: MemoryObjectSendStream[SessionMessage | Exception]

@@ -35,12 +35,16 @@ without a `project` argument and without env `ado_mcp_project` fails with the up
 "Client does not support form elicitation" text (its project comes from the argument or that
 env var, and `work` reports `ado_mcp_team` the same way).
 
-Environment switches (all optional):
+Environment switches (all optional).  `mcpod-bridge` gives its child only the env the upstream
+needs, so through a bridge set them in the command itself, e.g.
+`MCPOD_UPSTREAM_COMMAND="env FAKE_UPSTREAM_LATENCY_MS=50 python3 tests/fakes/fake_upstream.py"`:
     FAKE_UPSTREAM_LATENCY_MS      sleep this long (float, ms) before answering each tools/call
     FAKE_UPSTREAM_CRASH_AFTER     after answering N tools/call requests, exit with code 3
     FAKE_UPSTREAM_FAIL_STARTUP    exit with this code (e.g. 1) before answering anything
     FAKE_UPSTREAM_STARTUP_DELAY_MS  sleep this long before serving (the real one needs ~680 ms)
     FAKE_UPSTREAM_PID_FILE        write this process's pid to that file at start
+    FAKE_UPSTREAM_LEAK_PAT        =1: write the PAT (raw and encoded) to stderr at start, to prove
+                                  that whoever runs the fake redacts its logs
 """
 
 from __future__ import annotations
@@ -480,6 +484,8 @@ def main(argv: list[str]) -> int:
         import time
 
         time.sleep(float(delay) / 1000)
+    if os.environ.get("FAKE_UPSTREAM_LEAK_PAT") == "1":
+        log("debug", f"leaking on purpose: {pat} {os.environ.get('PERSONAL_ACCESS_TOKEN')}")
     server = FakeServer(org, tenant, enabled_domains(requested), pat)
     log("info", "fake upstream ready", organization=org, tools=len(server.tools))
     asyncio.run(serve(server))
