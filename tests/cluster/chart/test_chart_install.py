@@ -85,6 +85,8 @@ class Install:
 async def test_install_use_upgrade_uninstall(target: Target, helm: Helm, tmp_path: Path) -> None:
     install = Install(target, helm)
     ns = target.ns
+    # Every pod of the install (and the operator's connection pods) must pass "restricted".
+    target.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
     # The database: an existing Secret holding the URL, as values.yaml asks.
     db_secret = {
         "apiVersion": "v1",
