@@ -40,6 +40,9 @@ from .pat_store import PatCipher
 log = logging.getLogger(__name__)
 
 REAP_INTERVAL: Final = 5.0
+# Rows read for routing are reused this long; this process's own writes clear it at once,
+# another process's (the admin CLI, a second gateway) show within this time.
+ROW_CACHE_SECONDS: Final = 1.0
 LOCAL_SERVER_VERSION: Final = "local"
 
 
@@ -107,6 +110,7 @@ class LocalBackend:
         self._activity: dict[str, float] = {}
         self._listeners: list[ReadyListener] = []
         self._reaper: asyncio.Task[None] | None = None
+        self._rows: dict[str, tuple[float, list[LocalConnection]]] = {}
 
     # ---- lifecycle ----
 
@@ -149,14 +153,27 @@ class LocalBackend:
             server_version=LOCAL_SERVER_VERSION,
         )
 
-    async def list_connections(self, owner: str) -> list[ConnectionView]:
+    async def _owned_rows(self, owner: str) -> list[LocalConnection]:
+        cached = self._rows.get(owner)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < ROW_CACHE_SECONDS:
+            return cached[1]
         async with self._db() as db:
-            rows = await db.exec(
-                select(LocalConnection)
-                .where(LocalConnection.owner == owner)
-                .order_by(col(LocalConnection.slug))
+            rows = list(
+                await db.exec(
+                    select(LocalConnection)
+                    .where(LocalConnection.owner == owner)
+                    .order_by(col(LocalConnection.slug))
+                )
             )
-            return [self._view(r) for r in rows]
+        self._rows[owner] = (now, rows)
+        return rows
+
+    def _forget_rows(self, owner: str) -> None:
+        self._rows.pop(owner, None)
+
+    async def list_connections(self, owner: str) -> list[ConnectionView]:
+        return [self._view(r) for r in await self._owned_rows(owner)]
 
     async def _row(self, db: AsyncSession, owner: str, slug: str) -> LocalConnection:
         row = (
@@ -171,8 +188,10 @@ class LocalBackend:
         return row
 
     async def get_connection(self, owner: str, slug: str) -> ConnectionView:
-        async with self._db() as db:
-            return self._view(await self._row(db, owner, slug))
+        for row in await self._owned_rows(owner):
+            if row.slug == slug:
+                return self._view(row)
+        raise ConnectionNotFoundError(slug)
 
     # ---- writing ----
 
@@ -185,6 +204,7 @@ class LocalBackend:
             pat_ciphertext=self._cipher.encrypt(pat, uid),
             **self._columns(spec),
         )
+        self._forget_rows(owner)
         async with self._db() as db:
             db.add(row)
             try:
@@ -213,6 +233,7 @@ class LocalBackend:
     async def update_connection(
         self, owner: str, slug: str, spec: ConnectionSpec
     ) -> ConnectionView:
+        self._forget_rows(owner)
         async with self._db() as db:
             row = await self._row(db, owner, slug)
             for key, value in self._columns(spec).items():
@@ -233,6 +254,7 @@ class LocalBackend:
         return ConnectionView(**{**view.__dict__, "phase": phase, "message": ""})
 
     async def rotate_pat(self, owner: str, slug: str, pat: str) -> None:
+        self._forget_rows(owner)
         async with self._db() as db:
             row = await self._row(db, owner, slug)
             row.pat_ciphertext = self._cipher.encrypt(pat, row.uid)
@@ -243,6 +265,7 @@ class LocalBackend:
         await self._bridges.stop(name)  # the upstream reads its PAT once, at start
 
     async def delete_connection(self, owner: str, slug: str) -> None:
+        self._forget_rows(owner)
         async with self._db() as db:
             row = await self._row(db, owner, slug)
             name = row.name
@@ -283,6 +306,7 @@ class LocalBackend:
                 row.last_activity_at = utcnow()
                 db.add(row)
                 await db.commit()
+        self._forget_rows(view.owner)
 
     def ready_endpoint(self, view: ConnectionView) -> BridgeEndpoint | None:
         bridge = self._bridges.get(view.name)

@@ -35,6 +35,8 @@ CATALOGUE_FETCH_LIMIT: Final = 30.0
 
 @asynccontextmanager
 async def mcp_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # One log line per forwarded request would cost more than the forwarding itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = app.state.settings
     mcp_settings: McpSettings = getattr(app.state, "mcp_settings", None) or McpSettings()
     app.state.mcp_settings = mcp_settings

@@ -1,16 +1,18 @@
 """The call from the gateway to one bridge: a 2026-07-28 request, with a timeout.
 
-Bridges answer JSON (one request in, one response out), so a pooled HTTP
-client is all the gateway needs; the agent's token never travels further — the
-bridge gets its own token.
+Bridges answer JSON (one request in, one response out), so a pooled HTTP/1.1
+client is all the gateway needs.  aiohttp rather than httpx here: on the hot path
+its per-request cost is a fraction of httpx's.  The agent's token never travels
+further — the bridge gets its own token.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
-import httpx
+import aiohttp
 from mcp.shared.inbound import MCP_NAME_HEADER, encode_header_value
 
 from ..connections.model import BridgeEndpoint
@@ -36,13 +38,21 @@ class BridgeRpcError(Exception):
 
 class BridgeClient:
     def __init__(self) -> None:
-        self._http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
-            timeout=httpx.Timeout(60.0),  # each request sets its own
-        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created lazily inside the running loop, as aiohttp requires.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=512, limit_per_host=256, keepalive_timeout=30),
+                json_serialize=json.dumps,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def request(
         self,
@@ -56,28 +66,29 @@ class BridgeClient:
         headers["authorization"] = f"Bearer {endpoint.token}"
         if method == "tools/call":
             headers[MCP_NAME_HEADER] = encode_header_value(str(params.get("name", "")))
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        timeout = aiohttp.ClientTimeout(total=time_limit, connect=min(5.0, time_limit))
         try:
-            reply = await self._http.post(
-                endpoint.url,
-                content=json.dumps(body, separators=(",", ":")),
-                headers=headers,
-                timeout=httpx.Timeout(time_limit, connect=min(5.0, time_limit)),
-            )
-        except httpx.TimeoutException:
+            async with self._client().post(
+                endpoint.url, data=payload, headers=headers, timeout=timeout
+            ) as reply:
+                status = reply.status
+                raw = await reply.read()
+        except TimeoutError:
             raise BridgeCallError("timeout", f"no answer within {time_limit:g}s") from None
-        except httpx.HTTPError:
+        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError):
             raise BridgeCallError(
                 "unavailable", "the connection's server cannot be reached"
             ) from None
-        if reply.status_code == 503:
+        if status == 503:
             raise BridgeCallError("unavailable", "the connection's server is not ready")
-        if reply.status_code == 401:
+        if status == 401:
             raise BridgeCallError("protocol", "the connection's server refused the gateway")
         try:
-            message = reply.json()
+            message = json.loads(raw)
         except ValueError:
             raise BridgeCallError(
-                "protocol", f"unexpected answer from the connection's server ({reply.status_code})"
+                "protocol", f"unexpected answer from the connection's server ({status})"
             ) from None
         if isinstance(message, dict) and isinstance(message.get("result"), dict):
             result: dict[str, Any] = message["result"]
