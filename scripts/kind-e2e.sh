@@ -52,6 +52,9 @@ trap cleanup EXIT
 
 # The images. The connection image under test runs the fake upstream (Azure DevOps cannot be
 # reached from a test): the real connection image plus the fake, at the tag the operator uses.
+for f in Dockerfile.operator Dockerfile.gateway Dockerfile.connection; do
+  [[ -f "$f" ]] || { echo "kind-e2e: $f is missing" >&2; exit 1; }
+done
 server_version="$(awk '/^  serverVersion:/ {gsub(/"/, "", $2); print $2}' charts/mcpod/values.yaml)"
 docker build -f Dockerfile.operator -t "mcpod/operator:$tag" .
 docker build -f Dockerfile.gateway -t "mcpod/gateway:$tag" .

@@ -43,7 +43,9 @@ def test_crd_in_chart_is_the_same_file_as_crds_folder() -> None:
     chart_crds = sorted(p.name for p in (CHART_DIR / "crds").iterdir())
     assert chart_crds == [f"{v.CRD_NAME}.yaml"]
     source = (REPO_ROOT / "crds" / f"{v.CRD_NAME}.yaml").read_bytes()
-    assert (CHART_DIR / "crds" / f"{v.CRD_NAME}.yaml").read_bytes() == source
+    assert (CHART_DIR / "crds" / f"{v.CRD_NAME}.yaml").read_bytes() == source, (
+        f"the chart's CRD differs: cp crds/{v.CRD_NAME}.yaml charts/mcpod/crds/"
+    )
 
 
 def test_lint_passes_strict_with_defaults_and_with_full_values(helm: Helm) -> None:
