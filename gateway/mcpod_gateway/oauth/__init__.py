@@ -10,8 +10,12 @@ verifier plugged into the composite bearer verifier.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Final
 
 from fastapi import FastAPI
 
@@ -19,11 +23,15 @@ from ..auth.bearer import CompositeBearerVerifier
 from ..auth.rate_limit import SlidingWindowLimiter
 from ..features import Feature
 from ..settings import Settings
-from . import authorize, metadata, portal, register, revoke, token
+from . import authorize, metadata, portal, register, revoke, store, token
 from .cimd_fetch import ClientMetadataFetcher
 from .runtime import OAuthRuntime
 from .server import ServerConfig
 from .tokens import OAuthAccessTokenVerifier
+
+log = logging.getLogger(__name__)
+
+PURGE_INTERVAL_SECONDS: Final = 3600
 
 
 @asynccontextmanager
@@ -49,7 +57,27 @@ async def oauth_lifespan(app: FastAPI) -> AsyncIterator[None]:
         ),
         max_clients=settings.oauth_max_clients,
     )
-    yield
+    purger = asyncio.create_task(_purge_periodically(app), name="oauth-purge")
+    try:
+        yield
+    finally:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
+
+
+async def _purge_periodically(app: FastAPI) -> None:
+    """Drop dead codes and token rows hourly (any replica may do it; deletes are idempotent)."""
+    while True:
+        try:
+            async with app.state.sessionmaker() as db:
+                codes, tokens = await store.purge_expired(db)
+                await db.commit()
+            if codes or tokens:
+                log.info("purged %d expired authorization codes and %d token rows", codes, tokens)
+        except Exception:  # a busy database must not end the loop; try again next hour
+            log.exception("purging expired OAuth rows failed")
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
 
 
 FEATURE = Feature(

@@ -24,7 +24,7 @@ from ..auth.csrf import CsrfProtected
 from ..auth.sessions import OptionalUser, session_cookie
 from ..db import SessionDep
 from ..keys import Keys
-from ..models import User
+from ..models import OAuthClient, User
 from ..templating import render
 from . import store
 from .body import MAX_FORM_BYTES
@@ -63,7 +63,7 @@ def _see_other(response: OAuth2Response) -> OAuth2Response:
 async def read_authorize(
     request: Request, db: SessionDep, runtime: RuntimeDep, user: OptionalUser
 ) -> Response:
-    rate_limit(request, runtime.endpoint_limiter, "authorization")
+    rate_limit(request, runtime.endpoint_limiter, "authorization", cors=False)
     params = list(request.query_params.multi_items())
     return await _authorize(request, db, runtime, user, params, decision=None)
 
@@ -72,7 +72,7 @@ async def read_authorize(
 async def decide_authorize(
     request: Request, db: SessionDep, runtime: RuntimeDep, user: OptionalUser
 ) -> Response:
-    rate_limit(request, runtime.endpoint_limiter, "authorization")
+    rate_limit(request, runtime.endpoint_limiter, "authorization", cors=False)
     length = request.headers.get("content-length", "0")
     if not length.isdigit() or int(length) > MAX_FORM_BYTES:
         return _error_page(request, "The consent form is too large.", 413)
@@ -167,14 +167,11 @@ async def _authorize(
 def _consent_page(
     request: Request,
     runtime: OAuthRuntime,
-    client: object,
+    client: OAuthClient,
     redirect_uri: str,
     scope: str,
     params: list[tuple[str, str]],
 ) -> Response:
-    from ..models import OAuthClient
-
-    assert isinstance(client, OAuthClient)
     keys: Keys = request.app.state.keys
     view = consent_view(
         client_name=client.client_name,

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from ..auth.rate_limit import SlidingWindowLimiter, client_address
 from .cimd_fetch import ClientMetadataFetcher
+from .cors import PUBLIC_CORS_HEADERS
 from .server import ServerConfig
 from .tokens import OAuthAccessTokenVerifier
 
@@ -32,11 +33,21 @@ def get_runtime(request: Request) -> OAuthRuntime:
 RuntimeDep = Annotated[OAuthRuntime, Depends(get_runtime)]
 
 
-def rate_limit(request: Request, limiter: SlidingWindowLimiter, what: str) -> None:
+def rate_limit(
+    request: Request, limiter: SlidingWindowLimiter, what: str, *, cors: bool = True
+) -> None:
+    """429 with ``Retry-After`` once the address is over its budget.
+
+    With ``cors`` (the endpoints browser-based clients call) the answer carries the
+    CORS headers too, so such a client sees the 429 rather than a CORS failure.
+    """
     retry_after = limiter.hit(client_address(request))
     if retry_after is not None:
+        headers = {"Retry-After": str(int(retry_after) + 1)}
+        if cors:
+            headers.update(PUBLIC_CORS_HEADERS)
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
             detail=f"Too many {what} requests from this address; try again later.",
-            headers={"Retry-After": str(int(retry_after) + 1)},
+            headers=headers,
         )

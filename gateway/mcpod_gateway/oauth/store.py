@@ -370,6 +370,34 @@ async def revoke_client_grant(
     return families
 
 
+# Used codes are kept this long after they expire, so a late replay is still recognised
+# (and revokes what the code issued) rather than looking like an unknown code.
+CODE_RETENTION = timedelta(days=1)
+
+
+async def purge_expired(db: AsyncSession, *, now: datetime | None = None) -> tuple[int, int]:
+    """Delete codes and token rows that can never be used again; returns (codes, tokens).
+
+    A token row is dead once its family's absolute lifetime is over (every row of a
+    family shares ``refresh_expires_at``, and access tokens never outlive it).
+    """
+    now = now or utcnow()
+    codes = await _update_count(
+        db,
+        delete(OAuthAuthorizationCode).where(
+            col(OAuthAuthorizationCode.expires_at) < now - CODE_RETENTION
+        ),
+    )
+    tokens = await _update_count(
+        db,
+        delete(OAuthToken).where(
+            col(OAuthToken.refresh_expires_at) < now,
+            col(OAuthToken.access_expires_at) < now,
+        ),
+    )
+    return codes, tokens
+
+
 async def _update_count(db: AsyncSession, statement: object) -> int:
     result = await db.exec(statement)  # type: ignore[call-overload]
     assert isinstance(result, CursorResult)

@@ -4,10 +4,12 @@ absolute lifetimes, resource binding; and revocation (RFC 7009)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from conftest import LOOPBACK_REDIRECT, SignedIn
+from fixtures.gateway import running_gateway
 from mcpod_gateway.models import OAuthAuthorizationCode, OAuthClient, OAuthToken
 from mcpod_gateway.models.base import utcnow
 from mcpod_gateway.oauth import store
@@ -399,3 +401,37 @@ async def test_deleting_a_user_removes_their_grants(signed_in: SignedIn) -> None
             assert (await db.exec(select(model))).all() == []
     s.gw.app.state.oauth.verifier.forget_user(s.user_id)
     assert not await access_works(s, tokens["access_token"])
+
+
+async def test_dead_codes_and_tokens_are_purged_live_ones_kept(signed_in: SignedIn) -> None:
+    s = signed_in
+    live = await obtain_tokens(s)
+    dead = await obtain_tokens(s)
+    async with s.gw.app.state.sessionmaker() as db:
+        rows = (await db.exec(select(OAuthToken).order_by(col(OAuthToken.id)))).all()
+        past = utcnow() - timedelta(days=2)
+        await db.exec(
+            update(OAuthToken)
+            .where(col(OAuthToken.id) == rows[1].id)
+            .values(refresh_expires_at=past, access_expires_at=past)
+        )
+        await db.exec(update(OAuthAuthorizationCode).values(expires_at=past))
+        await db.commit()
+        codes, tokens = await store.purge_expired(db)
+        await db.commit()
+        assert (codes, tokens) == (2, 1)
+        assert len((await db.exec(select(OAuthToken))).all()) == 1
+    s.gw.app.state.oauth.verifier.forget_user(s.user_id)
+    assert await access_works(s, live["access_token"])
+    assert not await access_works(s, dead["access_token"])
+
+
+async def test_token_endpoint_rate_limit_keeps_cors(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
+    async with running_gateway(url, tmp_path, oauth_rate_per_minute=2) as gw:
+        answers = [
+            await gw.client.post("/token", data={"grant_type": "refresh_token"}) for _ in range(3)
+        ]
+    assert [a.status_code for a in answers] == [401, 401, 429]  # no client_id, then limited
+    assert answers[2].headers["access-control-allow-origin"] == "*"
+    assert int(answers[2].headers["retry-after"]) >= 1
