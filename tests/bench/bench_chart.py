@@ -85,7 +85,7 @@ def one_round(helm: Helm, target: DevTarget, values: Path) -> dict[str, float]:
     wait(lambda: settled("gateway", 2) and settled("operator", 1))
     figures["install"] = time.perf_counter() - start
 
-    user = target.admin_cli("create-user", "--name", "Bench")
+    user = target.admin_cli("create-user", "--name", "Bench").strip().splitlines()[-1]
     start = time.perf_counter()
     target.admin_cli(
         "create-connection", "--user", user, "--slug", "work", "--org", "contoso",

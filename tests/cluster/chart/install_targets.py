@@ -30,7 +30,9 @@ import yaml
 from mcpod_common import vocabulary as v
 
 RELEASE = "mcpod"
-PUBLIC_URL = "https://mcpod.example.com"
+# The portal's origin as the test's "browser" sees it: http://localhost is the one http origin
+# the gateway accepts (passkeys need a host name, and the pods have only IPs here).
+PUBLIC_URL = "http://localhost:8000"
 GATEWAY_PORT = 8000
 
 
@@ -81,6 +83,7 @@ class Target:
         return {k: base64.b64decode(val).decode() for k, val in secret["data"].items()}
 
     def admin_cli(self, *args: str, stdin: str = "") -> str:
+        """`mcpod-gateway admin ARGS` as the installed gateway runs it; returns its output."""
         raise NotImplementedError
 
     @asynccontextmanager
@@ -142,7 +145,8 @@ class DevTarget(Target):
 
     def admin_cli(self, *args: str, stdin: str = "") -> str:
         """As `kubectl exec deploy/<gateway> -- mcpod-gateway admin …` would run it: the
-        gateway's settings and its ServiceAccount (the chart's RBAC must allow what it does)."""
+        gateway's settings and its ServiceAccount (the chart's RBAC must allow what it does).
+        Returns its standard output."""
         keys = self.keys()
         env = {
             **self.env,
@@ -166,7 +170,7 @@ class DevTarget(Target):
             check=False,
         )
         assert proc.returncode == 0, proc.stderr
-        return proc.stdout.strip().splitlines()[-1]
+        return proc.stdout
 
     @asynccontextmanager
     async def gateway_url(self, pod: Mapping[str, Any]) -> AsyncIterator[str]:
@@ -193,7 +197,7 @@ class KindTarget(Target):
             "mcpod-gateway", "admin", *args,
             stdin=stdin,
         )  # fmt: skip
-        return proc.stdout.strip().splitlines()[-1]
+        return proc.stdout
 
     @asynccontextmanager
     async def gateway_url(self, pod: Mapping[str, Any]) -> AsyncIterator[str]:

@@ -16,10 +16,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+from fixtures.gateway import GatewayHarness
 from fixtures.helm import CHART_DIR, Helm, merge_values
 from fixtures.mcp_gateway import agent, sentinel_pat
+from fixtures.passkeys import SoftAuthenticator
 from install_targets import PUBLIC_URL, RELEASE, DevTarget, KindTarget, Target, is_ready
 from mcpod_common import vocabulary as v
 from support.polling import eventually
@@ -46,6 +49,28 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     chosen.close()
 
 
+class ToPod(httpx.AsyncBaseTransport):
+    """The browser talks to the public origin; the bytes go to one gateway pod."""
+
+    def __init__(self, pod_url: httpx.URL) -> None:
+        self.host, self.port = pod_url.host, pod_url.port
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # A copy: the client keeps its own request (and its cookies) on the public origin.
+        forwarded = httpx.Request(
+            request.method,
+            request.url.copy_with(host=self.host, port=self.port),
+            headers=request.headers,
+            stream=request.stream,
+            extensions=request.extensions,
+        )
+        return await self._inner.handle_async_request(forwarded)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class Install:
     """The chart's release in the target's namespace."""
 
@@ -68,6 +93,30 @@ class Install:
             return len(pods) == count and all(is_ready(p) for p in pods)
 
         await eventually(settled, within=180, interval=0.5, what=f"{count} Ready {component} pods")
+
+    async def person_adds_a_connection(self, pat: str) -> str:
+        """Sign up, create an API token and a connection in the portal; returns the token."""
+        [gateway, *_] = [p for p in self.pods("gateway") if is_ready(p)]
+        async with (
+            self.t.gateway_url(gateway) as url,
+            httpx.AsyncClient(
+                base_url=PUBLIC_URL, transport=ToPod(httpx.URL(url)), timeout=60
+            ) as browser,
+        ):
+            portal = GatewayHarness(app=None, client=browser, settings=None)  # type: ignore[arg-type]
+            options = await portal.post_json("/webauthn/signup/options", {"display_name": "Ada"})
+            assert options.status_code == 200, options.text
+            credential = SoftAuthenticator(origin=PUBLIC_URL).create(options.json()["options"])
+            done = await portal.post_json("/webauthn/signup/verify", {"credential": credential})
+            assert done.status_code == 200, done.text
+            token = await portal.create_token("agent")
+            created = await portal.post_form(
+                "/connections",
+                {"slug": "work", "organization": "contoso", "pat": pat, "domains": "core"},
+                csrf_from="/connections",
+            )
+            assert created.status_code == 303, created.text[:2000]
+        return token
 
     async def call_through_gateway(self, token: str) -> dict[str, Any]:
         """tools/list then tools/call as an agent (MCP Python SDK) through a gateway pod."""
@@ -97,7 +146,7 @@ async def test_install_use_upgrade_uninstall(target: Target, helm: Helm, tmp_pat
     target.kubectl("apply", "-f", "-", stdin=json.dumps(db_secret))
     values_file = tmp_path / "values.yaml"
     base = {
-        "gateway": {"publicUrl": PUBLIC_URL, "replicas": 2},
+        "gateway": {"publicUrl": PUBLIC_URL, "replicas": 2, "registration": "open"},
         "database": {"postgresql": {"existingSecret": "mcpod-db"}},
     }
     values_file.write_text(yaml.safe_dump(merge_values(base, target.extra_values)))
@@ -108,22 +157,20 @@ async def test_install_use_upgrade_uninstall(target: Target, helm: Helm, tmp_pat
         "install", RELEASE, str(CHART_DIR), "-f", values, "--wait", "--timeout", "4m"
     )
     assert "STATUS: deployed" in out
-    assert "Open the portal: https://mcpod.example.com" in out
+    assert f"Open the portal: {PUBLIC_URL}" in out
     await install.wait_ready("gateway", 2)
     await install.wait_ready("operator", 1)
     keys_at_install = target.keys()
 
-    # --- a person, a token and a connection (admin CLI, kubernetes backend)
-    user = target.admin_cli("create-user", "--name", "Ada")
-    token = target.admin_cli("create-token", "--user", user, "--name", "agent")
+    # --- a person signs up with a passkey, makes an API token and adds a connection in the
+    # portal of a gateway pod (which writes the McpConnection and PAT Secret with its own
+    # ServiceAccount: the chart's RBAC)
     pat = sentinel_pat("chart")
-    target.admin_cli(
-        "create-connection", "--user", user, "--slug", "work", "--org", "contoso",
-        "--domains", "core",
-        stdin=pat + "\n",
-    )  # fmt: skip
+    token = await install.person_adds_a_connection(pat)
     [connection] = target.get("mcpconnections")
-    assert connection["spec"]["owner"] == user
+    user = connection["spec"]["owner"]
+    # The admin CLI (kubectl exec in a gateway pod on kind) sees that person.
+    assert user in target.admin_cli("list-users")
 
     # --- the operator (with the chart's RBAC) gives it a pod, and an agent's call round-trips
     selector = f"{v.LABEL_CONNECTION}={connection['metadata']['name']}"
