@@ -277,3 +277,31 @@ async def test_http_level_bad_inputs(local_gateway: GatewayUnderTest) -> None:
         assert (await http.delete(gw.url, headers={**with_session, **auth})).status_code == 200
         gone = await http.post(gw.url, json=ping, headers={**with_session, **auth})
         assert gone.status_code == 404
+
+
+async def test_a_crashed_bridge_is_restarted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fixtures.mcp_gateway import FAKE_UPSTREAM_COMMAND, running_mcp_gateway
+
+    # The fake upstream exits after answering two calls; the bridge then exits too.
+    monkeypatch.setenv(
+        "MCPOD_UPSTREAM_COMMAND", f"env FAKE_UPSTREAM_CRASH_AFTER=2 {FAKE_UPSTREAM_COMMAND}"
+    )
+    async with running_mcp_gateway(tmp_path) as gw:
+        user, token = await gw.user_with_token()
+        view = await gw.create_connection(user, "work", "contoso", sentinel_pat())
+        async with agent(gw.url, token, "auto") as client:
+            assert _payload(await client.call_tool("work__core_list_projects", {}))
+            first = gw.backend.bridge_pid(view.name)
+            await client.call_tool("work__core_list_projects", {})
+
+            async def restarted() -> bool:
+                pid = gw.backend.bridge_pid(view.name)
+                bridge = gw.backend._bridges.get(view.name)
+                return pid not in (None, first) and bridge is not None and bridge.ready.is_set()
+
+            await eventually(restarted, what="bridge restarted", within=60)
+            assert gw.backend._bridges.get(view.name).restarts >= 1
+            answer = await client.call_tool("work__core_list_projects", {})
+            assert _payload(answer)["organization"] == "contoso"
