@@ -195,6 +195,7 @@ async def test_install_use_upgrade_uninstall(target: Target, helm: Helm, tmp_pat
     install.helm(
         "upgrade", RELEASE, str(CHART_DIR), "-f", values,
         "--set", "operator.idleTimeout=20m", "--set", "gateway.replicas=1",
+        "--set", "operator.replicas=2",
         "--wait", "--timeout", "4m",
     )  # fmt: skip
     assert target.keys() == keys_at_install
@@ -206,6 +207,32 @@ async def test_install_use_upgrade_uninstall(target: Target, helm: Helm, tmp_pat
     assert env["MCPOD_IDLE_TIMEOUT"] == "20m"
     await install.wait_ready("gateway", 1)
     # Same routing key: the existing connection pod's bridge token still matches.
+    data = await install.call_through_gateway(token)
+    assert data["organization"] == "contoso"
+
+    # Two operators share the Lease the chart's RBAC allows: one holds it and reconciles (a
+    # lost connection pod comes back), the other stands by.
+    await install.wait_ready("operator", 2)
+    names = [p["metadata"]["name"] for p in install.pods("operator")]
+
+    async def lease_holder() -> str | None:
+        [lease] = [
+            item
+            for item in target.get("leases")
+            if item["metadata"]["name"] == f"{RELEASE}-operator"
+        ]
+        holder = str(lease["spec"].get("holderIdentity") or "")
+        return holder if any(holder.startswith(f"{n}-") for n in names) else None
+
+    await eventually(lease_holder, within=120, what="a new operator pod holding the Lease")
+    [old_pod] = target.get("pods", "-l", selector)
+    target.kubectl("delete", "pod", "-n", ns, old_pod["metadata"]["name"], "--wait=false")
+
+    async def replaced() -> bool:
+        pods = target.get("pods", "-l", selector)
+        return any(is_ready(p) and p["metadata"]["uid"] != old_pod["metadata"]["uid"] for p in pods)
+
+    await eventually(replaced, within=120, what="the leader to recreate the connection pod")
     data = await install.call_through_gateway(token)
     assert data["organization"] == "contoso"
 
