@@ -305,3 +305,21 @@ async def test_a_crashed_bridge_is_restarted(
             assert gw.backend._bridges.get(view.name).restarts >= 1
             answer = await client.call_tool("work__core_list_projects", {})
             assert _payload(answer)["organization"] == "contoso"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_on_postgresql(tmp_path: Path, postgres_url: str, mode: str) -> None:
+    """Sessions, catalogue and audit on PostgreSQL (as in clusters) as well as SQLite."""
+    from fixtures.mcp_gateway import running_mcp_gateway
+
+    async with running_mcp_gateway(tmp_path, database_url=postgres_url) as gw:
+        user, token = await gw.user_with_token()
+        await gw.create_connection(user, "work", "contoso", sentinel_pat(), domains=["core"])
+        async with agent(gw.url, token, mode) as client:
+            for _ in range(2):
+                answer = await client.call_tool("work__core_list_projects", {})
+                assert _payload(answer)["organization"] == "contoso"
+            names = await eventually(lambda: _tool_names(client), what="catalogue on PostgreSQL")
+            assert "work__core_list_projects" in names
+        rows = await _audit_rows(gw, user)
+        assert [r.outcome for r in rows] == ["ok", "ok"]
