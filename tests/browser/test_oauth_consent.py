@@ -3,15 +3,27 @@ and back to the same request, a failed passkey check gives no code, the agents p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from fixtures.browser import VirtualAuthenticator
+from fixtures.gateway import live_gateway
 from support.oauth_flow import new_auth_request
 
 Page = Any
 CALLBACK = "http://127.0.0.1:47311/callback"
+
+
+@pytest.fixture(scope="module")
+def browser_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """This module's own gateway: the session-wide one may have used up its sign-up budget."""
+    with live_gateway(
+        tmp_path_factory.mktemp("oauth-browser"), MCPOD_AUTH_RATE_PER_MINUTE="1000"
+    ) as gateway:
+        yield gateway
 
 
 def sign_up(page: Page, base: str, name: str) -> None:
