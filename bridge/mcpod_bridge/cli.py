@@ -10,17 +10,16 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import uvicorn
-
-from mcpod_bridge.app import BridgeApp
-from mcpod_bridge.mcp_server import BridgeServer
+# Only light modules here: the upstream is spawned before the SDK and the web server are
+# imported (see mcpod_bridge.spawn).
 from mcpod_bridge.redaction import RedactingFilter, Redactor
 from mcpod_bridge.settings import ENV_UPSTREAM_COMMAND, BridgeSettings, ConfigError, load_settings
-from mcpod_bridge.upstream import Upstream, UpstreamSpec
+from mcpod_bridge.spawn import UpstreamSpec, spawn_upstream
 from mcpod_bridge.upstream_command import (
     default_upstream_dir,
     encode_pat,
@@ -75,7 +74,49 @@ def prepare_scratch(settings: BridgeSettings) -> tuple[str, bool]:
     return tempfile.mkdtemp(prefix="mcpod-bridge-"), True
 
 
-def main() -> int:
+USAGE = """usage: mcpod-bridge [--help | --version]
+
+Runs @azure-devops/mcp over stdio and serves it as MCP Streamable HTTP on POST /mcp
+(bearer bridge token), with GET /healthz and GET /readyz for probes.  All settings are
+environment variables:
+
+  MCPOD_ORGANIZATION     Azure DevOps organization (required)
+  MCPOD_PAT              the raw PAT (required; reaches the upstream only as its env)
+  MCPOD_BRIDGE_TOKEN     the bearer token callers of /mcp present (required, >= 16 chars)
+  MCPOD_DOMAINS          space-separated upstream domains (default: all)
+  MCPOD_READ_ONLY        true | false (default false)
+  MCPOD_TOOLS_ALLOW      comma-separated tool names or globs (default: all)
+  MCPOD_TOOLS_DENY       comma-separated tool names or globs; deny wins
+  MCPOD_DEFAULT_PROJECT  default project for tools that would ask for one
+  MCPOD_DEFAULT_TEAM     default team for tools that would ask for one
+  MCPOD_LISTEN           host:port (default 0.0.0.0:8080)
+  MCPOD_UPSTREAM_COMMAND the upstream command without arguments (default: node with the
+                         installed @azure-devops/mcp, found in MCPOD_UPSTREAM_DIR,
+                         /opt/mcpod/upstream or ~/.cache/mcpod/upstream)
+  MCPOD_SCRATCH_DIR      the upstream's HOME and cwd (default: a fresh temporary dir)
+  MCPOD_CALL_TIMEOUT     per-call timeout (default 60s)
+  MCPOD_STARTUP_TIMEOUT  how long the upstream may take to answer initialize (default 60s)
+  MCPOD_SHUTDOWN_GRACE   how long in-flight calls may finish after SIGTERM (default 10s)
+  MCPOD_MAX_BODY_BYTES   request body limit (default 4194304)
+  MCPOD_LOG_LEVEL        debug | info | warning | error (default info)
+
+Exit codes: 0 after SIGTERM, 1 when the upstream died or never became ready, 2 for bad settings.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args in (["--help"], ["-h"]):
+        print(USAGE, end="")
+        return EXIT_OK
+    if args == ["--version"]:
+        from mcpod_bridge import __version__
+
+        print(f"mcpod-bridge {__version__}")
+        return EXIT_OK
+    if args:
+        print(f"mcpod-bridge: unexpected arguments {args!r}\n\n{USAGE}", file=sys.stderr, end="")
+        return EXIT_CONFIG
     try:
         settings = load_settings(os.environ)
         command = resolve_command(settings)
@@ -101,7 +142,28 @@ def serve(
         env=upstream_env(settings, os.environ, scratch),
         cwd=scratch,
     )
-    upstream = Upstream(spec, redact, settings.startup_timeout)
+    try:
+        process = spawn_upstream(spec)
+    except OSError as exc:
+        logger.error("cannot start the upstream %s: %s", spec.argv[0], exc.strerror)
+        return EXIT_UPSTREAM_FAILED
+    logger.info("upstream started (pid %d): %s", process.pid, " ".join(spec.argv))
+    try:
+        return run_server(settings, process, redact)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def run_server(settings: BridgeSettings, process: subprocess.Popen[bytes], redact: Redactor) -> int:
+    import uvicorn
+
+    from mcpod_bridge.app import BridgeApp
+    from mcpod_bridge.mcp_server import BridgeServer
+    from mcpod_bridge.upstream import Upstream
+
+    upstream = Upstream(process, redact, settings.startup_timeout)
     bridge = BridgeServer(upstream, settings.policy, settings.call_timeout)
     server: uvicorn.Server | None = None
 

@@ -1,24 +1,26 @@
 """The one upstream process per bridge and the single stdio MCP session all requests share.
 
-The SDK's `stdio_client` hides the process, but the bridge needs it: its exit is what turns
-`/healthz` red, its stderr must be redacted before it reaches the pod log, and the benchmark
-reads its pid.  So the process and its pipes are owned here and wired into the SDK's
-`JSONRPCDispatcher` + `ClientSession`, which do the JSON-RPC correlation (many requests in
-flight at once on one session).
+The SDK's `stdio_client` spawns and hides the process, but the bridge needs it: it is started
+before the SDK is even imported (see `spawn`), its exit is what turns `/healthz` red, and its
+stderr must be redacted before it reaches the pod log.  So the process and its pipes are owned
+here and wired into the SDK's `JSONRPCDispatcher` + `ClientSession`, which do the JSON-RPC
+correlation (many requests in flight at once on one session).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
 
 import anyio
-import anyio.abc
+import anyio.to_thread
 import mcp_types as types
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.client.session import ClientSession, IncomingMessage
@@ -36,13 +38,7 @@ upstream_log = logging.getLogger("mcpod.bridge.upstream.stderr")
 # How long the child gets to exit after its stdin closes, then after SIGTERM.
 _EXIT_GRACE = 2.0
 _STDERR_LINE_LIMIT = 4000
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamSpec:
-    argv: list[str]
-    env: dict[str, str] = field(repr=False)
-    cwd: str
+_LINE_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -76,11 +72,13 @@ class UpstreamGoneError(Exception):
 class Upstream:
     """Runs the child and its session; use `run()` in a task group and await `ready`."""
 
-    def __init__(self, spec: UpstreamSpec, redact: Redactor, startup_timeout: float) -> None:
-        self._spec = spec
+    def __init__(
+        self, process: subprocess.Popen[bytes], redact: Redactor, startup_timeout: float
+    ) -> None:
+        self._process = process
         self._redact = redact
         self._startup_timeout = startup_timeout
-        self._process: anyio.abc.Process | None = None
+        self._exited = anyio.Event()
         self._dispatcher: JSONRPCDispatcher[Any] | None = None
         self._session: ClientSession | None = None
         self._tools: list[dict[str, Any]] | None = None
@@ -93,8 +91,8 @@ class Upstream:
         self._stopping = False
 
     @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+    def pid(self) -> int:
+        return self._process.pid
 
     @property
     def is_ready(self) -> bool:
@@ -120,14 +118,14 @@ class Upstream:
                 on_gone()
 
     async def _run(self) -> None:
-        process = await anyio.open_process(
-            self._spec.argv,
-            env=self._spec.env,
-            cwd=self._spec.cwd,
-            start_new_session=True,
-        )
-        self._process = process
-        logger.info("upstream started (pid %d): %s", process.pid, " ".join(self._spec.argv))
+        process = self._process
+        assert process.stdin is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
+        loop = asyncio.get_running_loop()
+        stdout = await _pipe_reader(loop, process.stdout)
+        stderr = await _pipe_reader(loop, process.stderr)
+        stdin = await _pipe_writer(loop, process.stdin)
         to_session, session_in = anyio.create_memory_object_stream[SessionMessage | Exception](
             math.inf
         )
@@ -139,9 +137,10 @@ class Upstream:
             message_handler=self._on_message,
         )
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._pump_stdout, process, to_session)
-            tg.start_soon(self._pump_stdin, process, to_child)
-            tg.start_soon(self._pump_stderr, process)
+            tg.start_soon(self._watch_exit)
+            tg.start_soon(self._pump_stdout, stdout, to_session)
+            tg.start_soon(self._pump_stdin, stdin, to_child)
+            tg.start_soon(self._pump_stderr, stderr)
             async with session:
                 self._dispatcher = dispatcher
                 self._session = session
@@ -160,7 +159,7 @@ class Upstream:
                     self.info.protocol_version,
                 )
                 self.ready.set()
-                self.exit_code = await process.wait()
+                await self._exited.wait()
                 # Answers the child wrote just before exiting still reach their callers.
                 with anyio.move_on_after(_EXIT_GRACE):
                     await dispatcher.finished.wait()
@@ -174,50 +173,46 @@ class Upstream:
         try:
             return await session.initialize()
         except MCPError as exc:
-            if exc.code != CONNECTION_CLOSED or self._process is None:
+            if exc.code != CONNECTION_CLOSED:
                 raise
             with anyio.move_on_after(_EXIT_GRACE):
-                self.exit_code = await self._process.wait()
+                await self._exited.wait()
             raise UpstreamGoneError(
                 f"the upstream process exited with code {self.exit_code} during startup"
             ) from None
 
+    async def _watch_exit(self) -> None:
+        # A thread parked in waitpid: no polling, and no dependence on the event loop's
+        # child watcher (the process was spawned before the loop existed).
+        self.exit_code = await anyio.to_thread.run_sync(self._process.wait, abandon_on_cancel=True)
+        self._exited.set()
+
     async def _pump_stdout(
-        self, process: anyio.abc.Process, out: MemoryObjectSendStream[SessionMessage | Exception]
+        self, stdout: asyncio.StreamReader, out: MemoryObjectSendStream[SessionMessage | Exception]
     ) -> None:
-        assert process.stdout is not None
-        buffer = b""
         async with out:
-            with contextlib.suppress(anyio.EndOfStream, anyio.ClosedResourceError, OSError):
-                async for chunk in process.stdout:
-                    buffer += chunk
-                    *lines, buffer = buffer.split(b"\n")
-                    for line in lines:
-                        if line.strip():
-                            await out.send(_parse_line(line, self._redact))
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                while line := await stdout.readline():
+                    if line.strip():
+                        await out.send(_parse_line(line, self._redact))
 
     async def _pump_stdin(
-        self, process: anyio.abc.Process, source: MemoryObjectReceiveStream[SessionMessage]
+        self, stdin: asyncio.StreamWriter, source: MemoryObjectReceiveStream[SessionMessage]
     ) -> None:
-        assert process.stdin is not None
         async with source:
-            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            # A child that died early leaves a closed pipe: uvloop says so with RuntimeError.
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
                 async for message in source:
                     data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                    await process.stdin.send(data.encode() + b"\n")
+                    stdin.write(data.encode() + b"\n")
+                    await stdin.drain()
+        with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+            stdin.close()
 
-    async def _pump_stderr(self, process: anyio.abc.Process) -> None:
+    async def _pump_stderr(self, stderr: asyncio.StreamReader) -> None:
         """Forward the child's log lines into ours, redacted and bounded in length."""
-        assert process.stderr is not None
-        buffer = b""
-        with contextlib.suppress(anyio.EndOfStream, anyio.ClosedResourceError, OSError):
-            async for chunk in process.stderr:
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    self._log_stderr(line)
-        if buffer:
-            self._log_stderr(buffer)
+        while line := await stderr.readline():
+            self._log_stderr(line)
 
     def _log_stderr(self, line: bytes) -> None:
         text = line.decode(errors="replace").rstrip()
@@ -258,19 +253,33 @@ class Upstream:
         """Close stdin (the upstream exits on EOF), then SIGTERM, then SIGKILL."""
         self._stopping = True
         process = self._process
-        if process is None or process.returncode is not None:
+        if process.poll() is not None:
             return
         with anyio.CancelScope(shield=True):
             if process.stdin is not None:
-                with contextlib.suppress(OSError, anyio.BrokenResourceError):
-                    await process.stdin.aclose()
+                with contextlib.suppress(OSError):
+                    process.stdin.close()
             for sig in (None, signal.SIGTERM, signal.SIGKILL):
                 if sig is not None:
                     with contextlib.suppress(ProcessLookupError):
                         process.send_signal(sig)
                 with anyio.move_on_after(_EXIT_GRACE):
-                    await process.wait()
+                    # Polled: the exit watcher is not running if startup failed early.
+                    while process.poll() is None:  # noqa: ASYNC110
+                        await anyio.sleep(0.01)
                     return
+
+
+async def _pipe_reader(loop: asyncio.AbstractEventLoop, pipe: IO[bytes]) -> asyncio.StreamReader:
+    # One JSON-RPC message per line; the full catalogue is ~73 KB on one line.
+    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return reader
+
+
+async def _pipe_writer(loop: asyncio.AbstractEventLoop, pipe: IO[bytes]) -> asyncio.StreamWriter:
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
+    return asyncio.StreamWriter(transport, protocol, None, loop)
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -285,17 +294,3 @@ def _parse_line(line: bytes, redact: Redactor) -> SessionMessage | Exception:
         return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
     except ValueError as exc:
         return ValueError(redact(f"unparseable line from the upstream: {exc}"[:500]))
-
-
-@contextlib.asynccontextmanager
-async def running_upstream(
-    upstream: Upstream, on_gone: Callable[[], None]
-) -> AsyncIterator[Upstream]:
-    """Run the upstream in the background for the duration of the block, then stop it."""
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(upstream.run, on_gone)
-        try:
-            yield upstream
-        finally:
-            await upstream.stop()
-            tg.cancel_scope.cancel()
