@@ -303,11 +303,13 @@ def render(latency: dict[str, Any], start: dict[str, Any] | None) -> str:
     lines = [
         "# mcpod-bridge benchmark",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.1f} at the end (shared with other test runs).",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end "
+        "(shared with other test runs).",
         "Command: `python3 tests/bench/bench_bridge.py`.",
         "",
-        f"## Added latency (fake upstream, `tools/call`, {latency['calls']} calls per path, interleaved)",
+        f"## Added latency (fake upstream, `tools/call`, {latency['calls']} calls per path, "
+        "interleaved)",
         "",
         "| path | median ms | p99 ms | added at median ms | added at p99 ms | ratio (median) |",
         "|---|---|---|---|---|---|",
