@@ -435,3 +435,18 @@ async def test_token_endpoint_rate_limit_keeps_cors(tmp_path: Path) -> None:
     assert [a.status_code for a in answers] == [401, 401, 429]  # no client_id, then limited
     assert answers[2].headers["access-control-allow-origin"] == "*"
     assert int(answers[2].headers["retry-after"]) >= 1
+
+
+async def test_refresh_scope_ignores_unknown_but_never_widens(signed_in_sqlite: SignedIn) -> None:
+    s = signed_in_sqlite
+    tokens = await obtain_tokens(s)
+    renewed = await refresh(
+        s.gw.client, s.client_id, tokens["refresh_token"], scope="mcp offline_access"
+    )
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["scope"] == "mcp"
+    async with s.gw.app.state.sessionmaker() as db:
+        await db.exec(update(OAuthToken).values(scope="narrow"))
+        await db.commit()
+    widened = await refresh(s.gw.client, s.client_id, renewed.json()["refresh_token"], scope="mcp")
+    assert error_of(widened) == "invalid_scope"
