@@ -37,6 +37,7 @@ from .podspec import (
     resolve_env,
     rewrite_env_paths,
     rewrite_paths,
+    volume_dir,
 )
 from .runtime import Backoff, ContainerRunner, Launch, now_rfc3339
 
@@ -230,7 +231,12 @@ class PodWorker:
             volume = volumes.get(vm["name"])
             if volume is None:
                 raise ContainerConfigError(f'volume "{vm["name"]}" not found in pod spec')
-            host = self.dir / "volumes" / vm["name"]
+            host = volume_dir(
+                volume,
+                pod_dir=self.dir,
+                state_dir=self.kubelet.state_dir,
+                namespace=self.namespace,
+            )
             host.mkdir(parents=True, exist_ok=True)
             data: dict[str, str] | None = None
             if "secret" in volume:

@@ -173,6 +173,21 @@ def rewrite_paths(value: str, mounts: list[Mount]) -> str:
     return value
 
 
+def volume_dir(
+    volume: Mapping[str, Any], *, pod_dir: Path, state_dir: Path, namespace: str
+) -> Path:
+    """The host directory standing in for a volume.
+
+    A PersistentVolumeClaim outlives its pods, so it gets one directory per claim under the
+    kubelet's state (kept until the cluster's state is removed), shared by every pod that
+    mounts it; claims are neither provisioned nor bound. Every other volume is the pod's own.
+    """
+    claim = volume.get("persistentVolumeClaim")
+    if claim:
+        return state_dir / "claims" / namespace / str(claim["claimName"])
+    return pod_dir / "volumes" / str(volume["name"])
+
+
 def rewrite_env_paths(
     env: Mapping[str, str], node_supplied: Mapping[str, str], mounts: list[Mount]
 ) -> dict[str, str]:

@@ -20,6 +20,7 @@ from mcpod_devcluster.kubelet.podspec import (
     resolve_env,
     rewrite_env_paths,
     rewrite_paths,
+    volume_dir,
 )
 
 POD: dict[str, Any] = {
@@ -158,6 +159,18 @@ def test_referenced_objects_cover_env_envfrom_and_volumes() -> None:
 def test_rewrite_paths_prefers_the_longest_mount(value: str, expected: str) -> None:
     mounts = [Mount("/scratch", Path("/host/a")), Mount("/scratch/deep", Path("/host/b"))]
     assert rewrite_paths(value, mounts) == expected
+
+
+def test_volume_dir_gives_a_claim_one_directory_for_every_pod() -> None:
+    claim = {"name": "data", "persistentVolumeClaim": {"claimName": "gw-data"}}
+    for pod_dir in (Path("/state/pods/a"), Path("/state/pods/b")):
+        found = volume_dir(claim, pod_dir=pod_dir, state_dir=Path("/state"), namespace="ns")
+        assert found == Path("/state/claims/ns/gw-data")
+    empty = {"name": "tmp", "emptyDir": {}}
+    found = volume_dir(
+        empty, pod_dir=Path("/state/pods/a"), state_dir=Path("/state"), namespace="ns"
+    )
+    assert found == Path("/state/pods/a/volumes/tmp")
 
 
 def test_env_paths_rewrite_only_the_containers_own_values() -> None:
