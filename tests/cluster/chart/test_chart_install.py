@@ -295,3 +295,58 @@ async def test_install_use_upgrade_uninstall(target: Target, helm: Helm, tmp_pat
         return not target.get("pods") and secrets == {f"{RELEASE}-keys", "mcpod-db"}
 
     await eventually(only_admin_objects, within=120, what="connections' pods and Secrets to go")
+
+
+async def test_sqlite_trial_keeps_its_data_on_the_claim(
+    target: Target, helm: Helm, tmp_path: Path
+) -> None:
+    """database.type=sqlite: one gateway replica, its SQLite file on the chart's claim; the
+    accounts and tokens survive the gateway pod being replaced, and the claim survives
+    uninstall (documented policy)."""
+    install = Install(target, helm)
+    target.kubectl("label", "namespace", target.ns, "pod-security.kubernetes.io/enforce=restricted")
+    values_file = tmp_path / "values.yaml"
+    base = {
+        "gateway": {"publicUrl": PUBLIC_URL, "replicas": 1, "registration": "open"},
+        "database": {"type": "sqlite"},
+    }
+    values_file.write_text(yaml.safe_dump(merge_values(base, target.extra_values)))
+    # No --wait: the dev cluster has no volume provisioner, so the claim stays Pending (the
+    # process kubelet gives the claim a directory of its own instead).
+    install.helm("install", RELEASE, str(CHART_DIR), "-f", str(values_file))
+    await install.wait_ready("gateway", 1)
+    await install.wait_ready("operator", 1)
+    [claim] = target.get("persistentvolumeclaims")
+    assert claim["metadata"]["name"] == f"{RELEASE}-gateway-data"
+
+    token = await install.person_adds_a_connection(sentinel_pat("sqlite"))
+    [connection] = target.get("mcpconnections")
+    selector = f"{v.LABEL_CONNECTION}={connection['metadata']['name']}"
+
+    async def connection_pod_ready() -> bool:
+        return any(is_ready(p) for p in target.get("pods", "-l", selector))
+
+    await eventually(connection_pod_ready, within=120, what="a Ready connection pod")
+    data = await install.call_through_gateway(token)
+    assert data["organization"] == "contoso"
+
+    [first] = install.pods("gateway")
+    target.kubectl("delete", "pod", "-n", target.ns, first["metadata"]["name"])
+
+    async def replaced() -> bool:
+        pods = install.pods("gateway")
+        return (
+            len(pods) == 1
+            and is_ready(pods[0])
+            and pods[0]["metadata"]["uid"] != first["metadata"]["uid"]
+        )
+
+    await eventually(replaced, within=180, interval=0.5, what="a new gateway pod")
+    # The new pod reads the same file: the token (stored hashed there) still works.
+    data = await install.call_through_gateway(token)
+    assert data["organization"] == "contoso"
+
+    install.helm("uninstall", RELEASE, "--wait", "--timeout", "2m")
+    assert [c["metadata"]["name"] for c in target.get("persistentvolumeclaims")] == [
+        f"{RELEASE}-gateway-data"
+    ]
