@@ -18,6 +18,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcpod_common.bridge_token import tokens_match
 from starlette.types import Message, Receive, Scope, Send
 
+from mcpod_bridge.fast_path import plan_fast_tool_call
 from mcpod_bridge.mcp_server import BridgeServer
 
 logger = logging.getLogger("mcpod.bridge")
@@ -40,6 +41,43 @@ async def _respond(
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _send_json(send: Send, status: int, payload: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*_JSON, (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the already-read body on as one message."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _plain_headers(scope: Scope) -> dict[str, str] | None:
+    """Headers by lower-case name; None if an MCP routing header is repeated (the SDK then
+    rejects the request)."""
+    headers: dict[str, str] = {}
+    for raw_key, raw_value in scope["headers"]:
+        key: str = raw_key.decode("latin-1")
+        if key in headers and key.startswith("mcp-"):
+            return None
+        headers[key] = raw_value.decode("latin-1")
+    return headers
 
 
 def _jsonrpc_error(code: int, message: str) -> dict[str, Any]:
@@ -74,6 +112,8 @@ class BridgeApp:
         self._request_exit = request_exit
         self.failed = False
         self._shutting_down = False
+        # Set once the upstream's identity is adopted: the SDK caches it on first use.
+        self._serving = False
         # The pod's own port is reached by the gateway as podIP:8080 (and locally as
         # 127.0.0.1:<port>), so the Host header is whatever address was dialled.  DNS
         # rebinding protection guards browsers reaching a local server; every caller here
@@ -112,7 +152,7 @@ class BridgeApp:
             await _respond(send, 200, {"status": "ok"})
 
     async def _readyz(self, send: Send) -> None:
-        if self.upstream.is_ready and not self._shutting_down:
+        if self._serving and self.upstream.is_ready and not self._shutting_down:
             info = self.upstream.info
             await _respond(
                 send,
@@ -137,7 +177,7 @@ class BridgeApp:
                 [(b"www-authenticate", b'Bearer realm="mcpod-bridge"')],
             )
             return
-        if not self.upstream.is_ready:
+        if not (self._serving and self.upstream.is_ready):
             state = "is not running" if self.upstream.gone.is_set() else "is still starting"
             await _respond(
                 send,
@@ -157,14 +197,21 @@ class BridgeApp:
             )
             return
         if scope["method"] == "POST":
-            replay = await self._read_limited(receive, send)
-            if replay is None:
+            body = await self._read_limited(receive, send)
+            if body is None:
                 return
-            receive = replay
+            headers = _plain_headers(scope)
+            call = plan_fast_tool_call(body, headers) if headers is not None else None
+            if call is not None:
+                answer = await self.bridge.forward_call(call)
+                if answer is not None:
+                    await _send_json(send, 200, answer)
+                    return
+            receive = _replay(body, receive)
         await self.sessions.handle_request(scope, receive, send)
 
-    async def _read_limited(self, receive: Receive, send: Send) -> Receive | None:
-        """Read the whole body (refusing more than the limit) and hand it on as one message."""
+    async def _read_limited(self, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, or None after answering 413 (or when the client went away)."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -182,18 +229,7 @@ class BridgeApp:
                 return None
             chunks.append(body)
             if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return replay
+                return b"".join(chunks)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()
@@ -225,6 +261,7 @@ class BridgeApp:
     async def _adopt_when_ready(self) -> None:
         await self.upstream.ready.wait()
         self.bridge.adopt_upstream_identity()
+        self._serving = True
 
     async def _exit_when_gone(self) -> None:
         await self.upstream.gone.wait()

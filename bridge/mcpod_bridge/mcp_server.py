@@ -15,11 +15,18 @@ from mcp.server.caching import CacheHint
 from mcp.server.context import HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
-from mcp_types import CONNECTION_CLOSED, INTERNAL_ERROR, INVALID_PARAMS, REQUEST_TIMEOUT
+from mcp_types import (
+    CONNECTION_CLOSED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    REQUEST_TIMEOUT,
+    SERVER_INFO_META_KEY,
+)
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from mcpod_common.tool_filter import ToolPolicy
 
 from mcpod_bridge import __version__
+from mcpod_bridge.fast_path import FastToolCall, jsonrpc_error, jsonrpc_result
 from mcpod_bridge.upstream import Upstream, UpstreamGoneError
 
 # The upstream's SDK throws this when a tool wants to ask the user to pick a project or team
@@ -126,3 +133,32 @@ class BridgeServer:
         except (MCPError, UpstreamGoneError) as exc:
             raise upstream_error(exc, f"tools/call {params.name}", self.call_timeout) from None
         return for_protocol(ctx, explain_elicitation_failure(result))
+
+    async def forward_call(self, call: FastToolCall) -> bytes | None:
+        """Answer a plain `tools/call` without the SDK's server layer (see `fast_path`).
+
+        None when the policy refuses the call: the SDK path then produces the refusal, so
+        every error shape comes from one place.
+        """
+        if self.policy.refusal(call.name, call.arguments) is not None:
+            return None
+        try:
+            result = await self.upstream.request(
+                "tools/call", {"name": call.name, "arguments": call.arguments}, self.call_timeout
+            )
+        except (MCPError, UpstreamGoneError) as exc:
+            error = upstream_error(exc, f"tools/call {call.name}", self.call_timeout).error
+            return jsonrpc_error(call.request_id, error.code, error.message)
+        result = explain_elicitation_failure(result)
+        if call.modern:
+            # What the SDK adds on this wire: the result type and the server identity stamp.
+            meta = result.get("_meta")
+            result = {
+                "resultType": "complete",
+                **result,
+                "_meta": {
+                    **(meta if isinstance(meta, dict) else {}),
+                    SERVER_INFO_META_KEY: self.server.server_info_stamp,
+                },
+            }
+        return jsonrpc_result(call.request_id, result)

@@ -532,3 +532,62 @@ def test_sigterm_lets_in_flight_calls_finish(bridges: BridgeFactory) -> None:
     assert json.loads(response.json()["result"]["content"][0]["text"])["organization"] == "contoso"
     assert wait_exit(bridge) == 0
     assert not Path(f"/proc/{upstream}").exists(), "the upstream outlived the bridge"
+
+
+# --- the direct tools/call path agrees with the SDK's ---------------------------------------
+
+
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+@pytest.mark.parametrize("modern", [False, True])
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("wit_work_item", {"action": "get", "id": 5}),
+        ("core_list_project_teams", {}),  # an upstream failure, rewritten by the bridge
+        ("no_such_tool", {}),
+    ],
+)
+def test_direct_and_sdk_paths_answer_alike(
+    bridges: BridgeFactory, modern: bool, name: str, args: dict[str, Any]
+) -> None:
+    """A plain call takes the bridge's direct path; an extra `_meta` key sends the same call
+    through the SDK's server layer. Both must give the agent the same answer."""
+    bridge = bridges.start()
+    if modern:
+        headers = {"mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": name}
+        plain_meta: dict[str, Any] = dict(MODERN_META)
+        routed_meta = {**MODERN_META, "example.com/trace": "1"}
+    else:
+        headers = {"mcp-protocol-version": "2025-11-25"}
+        plain_meta = {}
+        routed_meta = {"progressToken": "p1"}
+    answers = []
+    for meta in (plain_meta, routed_meta):
+        params: dict[str, Any] = {"name": name, "arguments": args}
+        if meta:
+            params["_meta"] = meta
+        response = bridge.post(rpc("tools/call", params, 9), headers=headers)
+        assert response.status_code == 200
+        answers.append(response.json())
+    direct, through_sdk = answers
+    assert direct["id"] == through_sdk["id"] == 9
+    if modern:
+        assert direct["result"]["_meta"] == through_sdk["result"]["_meta"]
+        assert direct["result"]["resultType"] == "complete"
+    assert direct == through_sdk
+
+
+def test_refused_calls_take_the_sdk_path_for_their_error(bridges: BridgeFactory) -> None:
+    bridge = bridges.start(MCPOD_TOOLS_DENY="wiki*")
+    response = bridge.post(
+        rpc("tools/call", {"name": "wiki", "arguments": {"action": "list_wikis"}}),
+        headers={"mcp-protocol-version": "2025-11-25"},
+    )
+    assert response.json()["error"]["code"] == -32602
+    assert "denied" in response.json()["error"]["message"]
