@@ -33,7 +33,7 @@ MANAGED_BY_OPERATOR: Final = "mcpod-operator"
 ANNOTATION_LAST_ACTIVITY: Final = f"{GROUP}/last-activity"
 
 # The Secret key that holds the raw PAT.
-SECRET_KEY_PAT: Final = "pat"
+SECRET_KEY_PAT: Final = "pat"  # noqa: S105 (the key's name, not a secret)
 
 BRIDGE_PORT: Final = 8080
 
@@ -97,6 +97,7 @@ def validate_domains(domains: list[str] | tuple[str, ...]) -> list[str]:
             f"known: {' '.join(DOMAINS)} (space-separated)"
         )
     return list(domains)
+
 
 # Bumped by the gateway when it rotates a connection's PAT (the operator never
 # reads Secret data, so it cannot see the change itself); the operator folds it
