@@ -55,6 +55,12 @@ def describe(settings: Settings) -> str:
             f"pod resources: cpu {r.cpu_request or '-'}/{r.cpu_limit or '-'}, "
             f"memory {r.memory_request or '-'}/{r.memory_limit or '-'}",
             f"workers: {settings.workers}",
+            "health endpoint: "
+            + (
+                f"{settings.health_listen[0]}:{settings.health_listen[1]}/healthz"
+                if settings.health_listen
+                else "off"
+            ),
             f"leader election: {'on' if settings.leader_election else 'off'}"
             + (
                 f" (lease {settings.lease_namespace}/{settings.lease_name})"

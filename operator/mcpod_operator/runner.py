@@ -12,6 +12,7 @@ from kubernetes_asyncio import client, config
 
 from mcpod_operator.controller import Controller
 from mcpod_operator.handlers import build_registry
+from mcpod_operator.health import HealthServer
 from mcpod_operator.kube import KubeApi
 from mcpod_operator.leadership import LeaderElector
 from mcpod_operator.settings import Settings
@@ -57,8 +58,14 @@ async def run_operator(settings: Settings, *, verbose: bool = False) -> int:
     elector: LeaderElector | None = None
     lost = asyncio.Event()
     holding: asyncio.Task[None] | None = None
+    health: HealthServer | None = None
     try:
+        if settings.health_listen is not None:
+            health = HealthServer(*settings.health_listen)
+            await health.start()
         if settings.leader_election:
+            if health is not None:
+                health.role = "standby"
             elector = LeaderElector(
                 api,
                 namespace=settings.lease_namespace,
@@ -74,6 +81,8 @@ async def run_operator(settings: Settings, *, verbose: bool = False) -> int:
             if not await _wait_for_leadership(elector):
                 return 0
             holding = asyncio.create_task(elector.hold(lost))
+        if health is not None:
+            health.role = "leader" if settings.leader_election else "single replica"
         controller = Controller(settings, api)
         logger.info(
             "watching McpConnections in %s",
@@ -94,4 +103,6 @@ async def run_operator(settings: Settings, *, verbose: bool = False) -> int:
                 await holding
         if elector is not None and not lost.is_set():
             await elector.give_up()
+        if health is not None:
+            await health.stop()
         await api_client.close()

@@ -62,6 +62,8 @@ class Settings:
     lease_namespace: str = "default"
     identity: str = ""
     log_level: str = "INFO"
+    # host:port of the probe endpoint, or None for none.
+    health_listen: tuple[str, int] | None = None
 
     @property
     def idle_timeout_seconds(self) -> float:
@@ -203,6 +205,17 @@ def _default_lease_namespace(namespaces: tuple[str, ...]) -> str:
     return namespaces[0] if namespaces else "default"
 
 
+def parse_listen(name: str, value: str) -> tuple[str, int] | None:
+    """``host:port`` (IPv6 in brackets); empty means off."""
+    value = value.strip()
+    if not value:
+        return None
+    match = re.fullmatch(r"\[?([0-9A-Za-z.:-]+?)\]?:([0-9]{1,5})", value)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise SettingsError(f"{name}: expected host:port such as 0.0.0.0:8081, got {value!r}")
+    return match.group(1), int(match.group(2))
+
+
 def load_settings(
     environ: Mapping[str, str],
     *,
@@ -266,4 +279,5 @@ def load_settings(
         # A random suffix keeps two replicas on one host (tests) from sharing an identity.
         identity=f"{identity}-{uuid.uuid4().hex[:6]}",
         log_level=level,
+        health_listen=parse_listen("MCPOD_HEALTH_LISTEN", environ.get("MCPOD_HEALTH_LISTEN", "")),
     )

@@ -135,9 +135,13 @@ def operator_process(kubeconfig: str, log: Path, **env: str) -> Any:
         **env,
     }
     base = {k: val for k, val in os.environ.items() if not k.startswith("MCPOD_")}
+    # This tree's operator, whatever the editable install points at.
+    base["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "operator"), str(REPO / "common"), os.environ.get("PYTHONPATH", "")]
+    )
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "mcpod-operator")],
+            [sys.executable, "-m", "mcpod_operator.cli"],
             env={**base, **settings},
             stdout=out,
             stderr=subprocess.STDOUT,

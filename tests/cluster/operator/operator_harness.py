@@ -38,6 +38,14 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def source_path() -> str:
+    """The operator and vocabulary of this tree first, whatever the editable install points at."""
+    paths = [str(REPO / "operator"), str(REPO / "common")]
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    return os.pathsep.join(paths)
+
+
 def connection_body(name: str, *, secret: str | None = None, **spec: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "owner": "u-alice",
@@ -104,9 +112,10 @@ class Cluster:
             **env,
         }
         base = {k: val for k, val in os.environ.items() if not k.startswith("MCPOD_")}
+        base["PYTHONPATH"] = source_path()
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "mcpod-operator")],
+                [sys.executable, "-m", "mcpod_operator.cli"],
                 env={**base, **settings},
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import signal
+import socket
 from typing import Any
 
+import httpx
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from mcpod_operator import conditions as c
@@ -51,9 +53,24 @@ async def test_killed_mid_reconcile_converges_without_duplicates(cluster: Cluste
     assert "acquired the operator lease" in second.log()
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def _health(port: int) -> str:
+    async with httpx.AsyncClient(timeout=5) as http:
+        response = await http.get(f"http://127.0.0.1:{port}/healthz")
+    assert response.status_code == 200
+    return response.text
+
+
 async def test_two_replicas_do_not_fight(cluster: Cluster) -> None:
-    a = cluster.start_operator()
-    b = cluster.start_operator()
+    ports = _free_port(), _free_port()
+    a = cluster.start_operator(MCPOD_HEALTH_LISTEN=f"127.0.0.1:{ports[0]}")
+    b = cluster.start_operator(MCPOD_HEALTH_LISTEN=f"127.0.0.1:{ports[1]}")
 
     async def one_leader() -> str:
         return await _lease_holder(cluster)
@@ -65,14 +82,22 @@ async def test_two_replicas_do_not_fight(cluster: Cluster) -> None:
 
     await eventually(leader_logged, within=10, what="the leader's log line")
     leader, standby = (a, b) if "acquired" in a.log() else (b, a)
+
+    async def standby_waiting() -> bool:
+        return "standing by" in standby.log()
+
+    await eventually(standby_waiting, within=30, what="the other replica standing by")
     assert "acquired" not in standby.log()
+    # Both healthy (a standby must not be restarted), each saying which role it has.
+    leader_port, standby_port = ports if leader is a else ports[::-1]
+    assert await _health(leader_port) == "ok (leader)\n"
+    assert await _health(standby_port) == "ok (standby)\n"
 
     for name in NAMES[:3]:
         await cluster.create_connection(name)
     await _one_pod_each(cluster, NAMES[:3])
     assert "created pod" in leader.log()
     assert "created pod" not in standby.log()
-    assert "standing by" in standby.log()
 
     # A clean stop releases the lease; the standby takes over at once and reconciles.
     assert leader.stop() == 0

@@ -67,6 +67,9 @@ def test_namespace_lists(value: str, expected: tuple[str, ...], everywhere: bool
         ({"MCPOD_LEASE_NAME": "Bad_Name"}, "MCPOD_LEASE_NAME"),
         ({"MCPOD_LOG_LEVEL": "loud"}, "MCPOD_LOG_LEVEL"),
         ({"MCPOD_RESYNC_INTERVAL": "often"}, "MCPOD_RESYNC_INTERVAL"),
+        ({"MCPOD_HEALTH_LISTEN": "8081"}, "MCPOD_HEALTH_LISTEN"),
+        ({"MCPOD_HEALTH_LISTEN": "0.0.0.0:99999"}, "MCPOD_HEALTH_LISTEN"),
+        ({"MCPOD_HEALTH_LISTEN": "host name:80"}, "MCPOD_HEALTH_LISTEN"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
@@ -126,3 +129,16 @@ def test_routing_key_id_is_stable_and_not_the_key() -> None:
     assert a.routing_key_id == b.routing_key_id != c.routing_key_id
     assert len(a.routing_key_id) == 8
     assert a.identity != b.identity  # two replicas on one host never share an identity
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", None),
+        ("0.0.0.0:8081", ("0.0.0.0", 8081)),  # noqa: S104
+        ("[::]:8081", ("::", 8081)),
+        ("localhost:1", ("localhost", 1)),
+    ],
+)
+def test_health_listen(value: str, expected: tuple[str, int] | None) -> None:
+    assert load_settings({**BASE, "MCPOD_HEALTH_LISTEN": value}).health_listen == expected
