@@ -58,7 +58,8 @@ done
 server_version="$(awk '/^  serverVersion:/ {gsub(/"/, "", $2); print $2}' charts/mcpod/values.yaml)"
 docker build -f Dockerfile.operator -t "mcpod/operator:$tag" .
 docker build -f Dockerfile.gateway -t "mcpod/gateway:$tag" .
-docker build -f Dockerfile.connection -t "mcpod/connection:$server_version" .
+docker build -f Dockerfile.connection --build-arg MCPOD_SERVER_VERSION="$server_version" \
+  -t "mcpod/connection:$server_version" .
 docker build -t mcpod/connection:0.0.0-fake -f - . <<EOF
 FROM mcpod/connection:$server_version
 COPY tests/fakes/fake_upstream.py /opt/mcpod/fake_upstream.py
