@@ -6,8 +6,15 @@ import json
 from typing import Any
 
 from mcpod_common import vocabulary as v
+from mcpod_common.bridge_token import derive_bridge_token
 from mcpod_operator import conditions as c
-from operator_harness import PAT_SENTINEL, Cluster, now_rfc3339, ready_condition
+from operator_harness import (
+    PAT_SENTINEL,
+    ROUTING_KEY,
+    Cluster,
+    now_rfc3339,
+    ready_condition,
+)
 from support.polling import eventually
 
 
@@ -55,9 +62,10 @@ async def test_create_becomes_ready_with_the_contract(cluster: Cluster) -> None:
     assert not body["metadata"].get("finalizers")
     assert not any("kopf" in key for key in body["metadata"].get("annotations") or {})
 
-    # The PAT sentinel is nowhere the operator writes or logs.
+    # Neither the PAT sentinel nor the bridge token is anywhere the operator writes or logs.
     visible = json.dumps([body, pod, await cluster.events()]) + operator.log()
     assert PAT_SENTINEL not in visible
+    assert derive_bridge_token(ROUTING_KEY.encode(), body["metadata"]["uid"]) not in visible
 
 
 async def test_idle_scales_to_zero_and_a_wake_brings_it_back(cluster: Cluster) -> None:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from mcpod_operator.cli import main
 
 KEY = "k" * 40
+REPO = Path(__file__).resolve().parents[3]
+SOURCE = os.pathsep.join(str(REPO / d) for d in ("operator", "common"))
 
 
 def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mcpod_operator.cli", *args],
-        env={"PATH": "/usr/bin:/bin", **env},
+        # This tree's code first, whatever the editable install points at.
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": SOURCE, **env},
         capture_output=True,
         text=True,
         timeout=60,
