@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 PUBLIC_URL = "http://localhost:8000"
+LOOPBACK_REDIRECT = "http://127.0.0.1:41234/callback"
 RESOURCE = PUBLIC_URL + "/mcp"
 SAME_ORIGIN = {"origin": PUBLIC_URL, "sec-fetch-site": "same-origin", "accept": "text/html"}
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
@@ -126,3 +127,12 @@ async def refresh(
     }
     values.update(overrides)
     return await client.post("/token", data={k: v for k, v in values.items() if v is not None})
+
+
+@dataclass
+class SignedIn:
+    """A gateway (test harness) with a signed-in person and one registered client."""
+
+    gw: Any  # fixtures.gateway.GatewayHarness
+    user_id: str
+    client_id: str  # a DCR client registered with LOOPBACK_REDIRECT

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fixtures.gateway import GatewayHarness, running_gateway
 from fixtures.passkeys import SoftAuthenticator
-from support.oauth_flow import register_client
-
-LOOPBACK_REDIRECT = "http://127.0.0.1:41234/callback"
-
-
-@dataclass
-class SignedIn:
-    gw: GatewayHarness
-    user_id: str
-    client_id: str  # a DCR client registered with LOOPBACK_REDIRECT
+from support.oauth_flow import LOOPBACK_REDIRECT, SignedIn, register_client
 
 
 async def _signed_in(gw: GatewayHarness) -> SignedIn:

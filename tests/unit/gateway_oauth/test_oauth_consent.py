@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import LOOPBACK_REDIRECT, SignedIn
 from fixtures.gateway import PUBLIC_URL, running_gateway
 from fixtures.passkeys import SoftAuthenticator
 from support.oauth_flow import (
+    LOOPBACK_REDIRECT,
     SAME_ORIGIN,
+    SignedIn,
     approve,
     exchange_code,
     hidden_fields,

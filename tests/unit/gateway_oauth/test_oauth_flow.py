@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import LOOPBACK_REDIRECT, SignedIn
 from support.oauth_flow import (
+    LOOPBACK_REDIRECT,
     RESOURCE,
+    SignedIn,
     approve,
     exchange_code,
     new_auth_request,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
-from conftest import SignedIn
 from mcpod_gateway.oauth.resource import (
     insufficient_scope_headers,
     normalize_resource,
@@ -12,6 +11,7 @@ from mcpod_gateway.oauth.resource import (
     www_authenticate,
 )
 from mcpod_gateway.settings import Settings
+from support.oauth_flow import SignedIn
 
 SETTINGS = Settings(public_url="https://mcp.example.com", dev=True)
 

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SignedIn
 from fixtures.gateway import running_gateway
 from mcpod_gateway.models import OAuthClient
 from sqlmodel import select
-from support.oauth_flow import register_client
+from support.oauth_flow import SignedIn, register_client
 
 CURSOR = [
     "cursor://anysphere.cursor-mcp/oauth/callback",

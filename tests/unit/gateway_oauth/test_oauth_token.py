@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import LOOPBACK_REDIRECT, SignedIn
 from fixtures.gateway import running_gateway
 from mcpod_gateway.models import OAuthAuthorizationCode, OAuthClient, OAuthToken
 from mcpod_gateway.models.base import utcnow
@@ -16,7 +15,9 @@ from mcpod_gateway.oauth import store
 from sqlalchemy import update
 from sqlmodel import col, select
 from support.oauth_flow import (
+    LOOPBACK_REDIRECT,
     AuthRequest,
+    SignedIn,
     approve,
     exchange_code,
     new_auth_request,
