@@ -27,7 +27,8 @@ fi
 
 # Python: one distribution, installed editable with its dev extras for tests.
 stamp="$cache/pip-$(cat "$root/pyproject.toml" <(python3 --version) | sha256sum | cut -c1-16)-$mode"
-if [[ ! -f "$stamp" ]] || ! python3 -c "import mcpod_common" 2>/dev/null; then
+installed_at="$(python3 -c 'import pathlib, mcpod_common; print(pathlib.Path(mcpod_common.__file__).resolve().parents[2])' 2>/dev/null || true)"
+if [[ ! -f "$stamp" || "$installed_at" != "$root" ]]; then
   extras=""; [[ "$mode" == test ]] && extras="[dev]"
   python3 -m pip install -q --disable-pip-version-check -e "$root$extras"
   touch "$stamp"
