@@ -214,26 +214,25 @@ class Controller:
                 logger.info("deleted pod %s/%s of connection %s", namespace, pod, name)
         if plan.forget_bridge_secret and plan.create_secret is not None:
             self.known_secrets.discard((namespace, plan.create_secret["metadata"]["name"]))
-        if plan.create_secret is not None:
-            await self.api.create_secret(plan.create_secret)
-            self.known_secrets.add((namespace, plan.create_secret["metadata"]["name"]))
-        if plan.create_pod is not None:
-            try:
-                created = await self.api.create_pod(plan.create_pod)
-            except KubeError as error:
-                if error.status in (403, 422):
-                    # Quota, admission policy or validation: retrying at once will not help.
-                    await self._report_create_failure(key, error, now)
-                    return
-                raise
-            if created:
-                self.counters.pods_created += 1
-                logger.info(
-                    "created pod %s/%s for connection %s",
-                    namespace,
-                    plan.create_pod["metadata"]["name"],
-                    name,
-                )
+        try:
+            if plan.create_secret is not None:
+                await self.api.create_secret(plan.create_secret)
+                self.known_secrets.add((namespace, plan.create_secret["metadata"]["name"]))
+            created = plan.create_pod is not None and await self.api.create_pod(plan.create_pod)
+        except KubeError as error:
+            if error.status in (403, 422):
+                # Quota, admission policy, RBAC or validation: retrying at once will not help.
+                await self._report_create_failure(key, error, now)
+                return
+            raise
+        if plan.create_pod is not None and created:
+            self.counters.pods_created += 1
+            logger.info(
+                "created pod %s/%s for connection %s",
+                namespace,
+                plan.create_pod["metadata"]["name"],
+                name,
+            )
         if plan.pod_exited:
             count = self.failures.get(key, Failures()).count + 1
             self.failures[key] = Failures(count, now + timedelta(seconds=backoff_delay(count)))
@@ -248,7 +247,7 @@ class Controller:
         meta = body.get("metadata") or {}
         generation = int(meta.get("generation") or 0)
         current = body.get("status") or {}
-        message = f"the API refused the pod: {error.message}"
+        message = f"the API refused the pod or its bridge-token Secret: {error.message}"
         status = {
             "phase": c.PHASE_PENDING,
             "podName": None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kubernetes_asyncio import client
 from mcpod_operator import conditions as c
 from operator_harness import PAT_SENTINEL, Cluster, ready_condition
 from support.polling import eventually
@@ -75,3 +76,62 @@ async def test_crash_loop_is_reported_and_backed_off(cluster: Cluster) -> None:
     assert len(crash_events) <= restarts
     visible = json.dumps([await cluster.connection("c-crash"), await cluster.events()])
     assert PAT_SENTINEL not in visible + operator.log()
+
+
+async def test_a_refused_pod_is_reported_and_retried_with_backoff(cluster: Cluster) -> None:
+    """An admission policy refuses the pod: CreateFailed + Warning, retried on a backoff."""
+    admission = client.AdmissionregistrationV1Api(cluster.api)
+    policy = f"refuse-connection-pods-{cluster.namespace}"
+    await admission.create_validating_admission_policy(
+        {
+            "metadata": {"name": policy},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["pods"],
+                        }
+                    ]
+                },
+                "validations": [{"expression": "false", "message": "no pods in this test"}],
+            },
+        }
+    )
+    await admission.create_validating_admission_policy_binding(
+        {
+            "metadata": {"name": policy},
+            "spec": {
+                "policyName": policy,
+                "validationActions": ["Deny"],
+                "matchResources": {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": cluster.namespace}
+                    }
+                },
+            },
+        }
+    )
+    try:
+        cluster.start_operator()
+        await cluster.create_connection("c-refused")
+        body = await cluster.wait_phase(
+            "c-refused", c.PHASE_PENDING, reason=c.REASON_CREATE_FAILED, within=60
+        )
+        assert "no pods in this test" in ready_condition(body)["message"]
+
+        async def warning() -> bool:
+            return any(
+                e["type"] == "Warning" and e["reason"] == c.REASON_CREATE_FAILED
+                for e in await cluster.events("c-refused")
+            )
+
+        await eventually(warning, within=10, what="a CreateFailed event")
+    finally:
+        await admission.delete_validating_admission_policy_binding(policy)
+        await admission.delete_validating_admission_policy(policy)
+    # Retried on the backoff (5 s, 10 s, …), not hot, until the API accepts the pod.
+    await cluster.wait_phase("c-refused", c.PHASE_READY, within=90)
