@@ -248,7 +248,7 @@ class BridgeApp:
     @contextlib.asynccontextmanager
     async def _running(self) -> AsyncIterator[None]:
         async with self.sessions.run(), anyio.create_task_group() as tg:
-            tg.start_soon(self.upstream.run, lambda: None)
+            tg.start_soon(self.upstream.run)
             tg.start_soon(self._adopt_when_ready)
             tg.start_soon(self._exit_when_gone)
             try:

@@ -15,7 +15,7 @@ import logging
 import math
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -98,8 +98,8 @@ class Upstream:
     def is_ready(self) -> bool:
         return self.ready.is_set() and not self.gone.is_set()
 
-    async def run(self, on_gone: Callable[[], None]) -> None:
-        """Spawn, initialize, serve until the child exits or `stop()`; then call `on_gone`."""
+    async def run(self) -> None:
+        """Initialize, then serve until the child exits or `stop()`; `gone` is set either way."""
         try:
             await self._run()
         except Exception as exc:
@@ -114,8 +114,6 @@ class Upstream:
             logger.error("upstream failed: %s", self.failure)
         finally:
             self.gone.set()
-            if not self._stopping:
-                on_gone()
 
     async def _run(self) -> None:
         process = self._process
