@@ -177,6 +177,7 @@ def run_server(settings: BridgeSettings, process: subprocess.Popen[bytes], redac
         host=settings.host,
         port=settings.port,
         lifespan="on",
+        ws="none",  # no WebSocket routes: do not load a WebSocket stack at all
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(max(1, settings.shutdown_grace)),
