@@ -29,7 +29,8 @@ Tools (names mirror @azure-devops/mcp 2.10.0, a subset per domain):
 Every result is one text content item holding JSON with at least
 `{"tool": name, "organization": org, "arguments": {...}}`, so a test can tell which
 organization (i.e. which connection) answered.  `core_list_projects` also reports
-`"fake": true`, the tenant and the PAT's length (never the PAT).  Tool failures come back as
+`"fake": true`, the tenant, the PAT's length (never the PAT) and whether the client declared
+elicitation at `initialize` (`clientElicitation`).  Tool failures come back as
 results with `isError: true`, as the real server does; `core_list_project_teams`
 without a `project` argument and without env `ado_mcp_project` fails with the upstream's
 "Client does not support form elicitation" text (its project comes from the argument or that
@@ -399,6 +400,7 @@ class FakeServer:
         if name == "core_list_projects":
             body.update(
                 fake=True,
+                clientElicitation=self.client_elicitation,
                 tenant=self.tenant,
                 patLength=self.pat_length,
                 projects=[{"name": f"{self.org}-project-{i}"} for i in range(1, 4)],

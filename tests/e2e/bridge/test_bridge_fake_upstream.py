@@ -443,6 +443,7 @@ async def test_pat_never_leaks(bridges: BridgeFactory) -> None:
         result = await client.call_tool("core_list_projects", {})
         texts.append(result.model_dump_json())
         assert tool_text(result)["patLength"] == len(PAT_SENTINEL)  # it did reach the upstream
+        assert tool_text(result)["clientElicitation"] is False  # never advertised upstream
         with pytest.raises(MCPError) as refused:
             await client.call_tool("wit_work_item_write", {"action": "create"})
         texts.append(str(refused.value))
