@@ -8,7 +8,6 @@ and lookups stay indexed equality matches.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -119,8 +118,3 @@ class OAuthConsent(SQLModel, table=True):
     scope: str = Field(max_length=SCOPE_MAX)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-def json_list(value: Any) -> list[str]:
-    """The stored redirect URI list, whatever the driver handed back."""
-    return [str(item) for item in value] if isinstance(value, list) else []
