@@ -1,4 +1,4 @@
-"""The authorization server on authlib's core: grants, PKCE, resource binding, revocation.
+"""The authorization server on authlib's core: grants, revocation, RFC 9207 ``iss``.
 
 One :class:`GatewayAuthorizationServer` is built per request around that
 request's database session (:class:`SyncStore`).  authlib calls its hooks
@@ -19,26 +19,18 @@ from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 import anyio.from_thread
 import anyio.to_thread
-from authlib.oauth2 import AuthorizationServer, OAuth2Error
-from authlib.oauth2.rfc6749 import (
-    AuthorizationCodeMixin,
-    ClientMixin,
-    InvalidRequestError,
-    InvalidScopeError,
-    TokenMixin,
-    grants,
-)
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidScopeError, grants
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
-from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..models import OAuthAuthorizationCode, OAuthClient, OAuthToken
 from ..models.base import utcnow
 from ..settings import Settings
 from . import store
-from .redirects import redirect_uri_allowed
+from .authlib_models import ClientModel, CodeModel, TokenModel
+from .pkce import S256CodeChallenge
 from .requests import GatewayOAuth2Request, OAuth2Response, to_response
 from .resource import (
     DEFAULT_SCOPE,
@@ -47,6 +39,7 @@ from .resource import (
     issuer,
     normalize_resource,
 )
+from .resource_binding import ResourceIndicator
 from .tokens import generate_access_token, generate_refresh_token
 
 P = ParamSpec("P")
@@ -95,151 +88,6 @@ class SyncStore:
 async def run_oauth(fn: Callable[[], T]) -> T:
     """Run a piece of the synchronous core off the event loop."""
     return await anyio.to_thread.run_sync(fn)
-
-
-class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
-    """RFC 8707 §2: the ``resource`` is not one this server issues tokens for."""
-
-    error = "invalid_target"
-
-
-# ---- models as authlib sees them --------------------------------------------------
-
-
-class ClientModel(ClientMixin):  # type: ignore[misc]
-    def __init__(self, row: OAuthClient) -> None:
-        self.row = row
-        assert row.id is not None
-        self.pk: int = row.id
-
-    def get_client_id(self) -> str:
-        return self.row.client_id
-
-    def get_default_redirect_uri(self) -> None:
-        return None  # the request must name its redirect_uri (OAuth 2.1)
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        # Unknown scopes are dropped rather than refused: clients ask for every
-        # scope they have heard of, and the grant shows what was issued.
-        wanted = [s for s in (scope or "").split() if s in SCOPES_SUPPORTED]
-        return " ".join(dict.fromkeys(wanted)) or DEFAULT_SCOPE
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri_allowed(list(self.row.redirect_uris), redirect_uri)
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return False  # public clients only
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method == "none"
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in ("authorization_code", "refresh_token")
-
-
-class CodeModel(AuthorizationCodeMixin):  # type: ignore[misc]
-    def __init__(self, row: OAuthAuthorizationCode) -> None:
-        self.row = row
-        self.code_challenge = row.code_challenge
-        self.code_challenge_method = row.code_challenge_method
-
-    def get_redirect_uri(self) -> str:
-        return self.row.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.row.scope
-
-
-class TokenModel(TokenMixin):  # type: ignore[misc]
-    def __init__(self, row: OAuthToken) -> None:
-        self.row = row
-
-    def check_client(self, client: ClientModel) -> bool:
-        return self.row.client_pk == client.pk
-
-    def get_scope(self) -> str:
-        return self.row.scope
-
-    def get_expires_in(self) -> int:
-        return int((self.row.access_expires_at - self.row.issued_at).total_seconds())
-
-    def is_expired(self) -> bool:
-        return self.row.access_expires_at <= utcnow()
-
-    def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None
-
-    def get_user(self) -> str:
-        return self.row.user_id
-
-    def get_client(self) -> Any:
-        return None
-
-
-# ---- PKCE and resource binding ----------------------------------------------------
-
-
-class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
-    """PKCE with S256 only, required at the authorization endpoint.
-
-    authlib's own check lets a request without ``code_challenge`` through (it
-    only fails later at the token endpoint) and accepts ``plain``; both are
-    refused here, before any consent is shown (OAuth 2.1, RFC 9700 §2.1.1).
-    A missing method means ``plain`` (RFC 7636 §4.3), so it is refused too.
-    """
-
-    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
-    SUPPORTED_CODE_CHALLENGE_METHOD: Final = ["S256"]
-    CODE_CHALLENGE_METHODS: Final = {"S256": CodeChallenge.CODE_CHALLENGE_METHODS["S256"]}
-
-    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
-        data = grant.request.payload.data
-        if not data.get("code_challenge"):
-            raise InvalidRequestError("code_challenge is required (PKCE with S256)")
-        if data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("code_challenge_method must be S256")
-        super().validate_code_challenge(grant, redirect_uri)
-
-
-class ResourceIndicator:
-    """RFC 8707: ``resource`` at authorize and token, bound to the code and the tokens.
-
-    Absent means this gateway's one resource (older clients omit it); anything
-    else, or more than one, is ``invalid_target``.
-    """
-
-    def __init__(self, settings_resource: str, match: Callable[[str], bool]) -> None:
-        self.resource = settings_resource
-        self.match = match
-
-    def __call__(self, grant: Any) -> None:
-        grant.register_hook("after_validate_authorization_request_payload", self.at_authorize)
-
-    def requested(self, request: GatewayOAuth2Request) -> str | None:
-        """The request's resource in canonical form, None if absent; else invalid_target."""
-        values = request.payload.datalist.get("resource", [])
-        if len(values) > 1:
-            raise InvalidTargetError("only one resource may be requested")
-        if not values:
-            return None
-        if not self.match(values[0]):
-            raise InvalidTargetError(
-                f"unknown resource; this server issues tokens for {self.resource}"
-            )
-        return self.resource
-
-    def at_authorize(self, grant: Any, redirect_uri: str) -> None:
-        request: GatewayOAuth2Request = grant.request
-        request.resource = self.requested(request) or self.resource
-
-    def bind(self, request: GatewayOAuth2Request, bound: str) -> None:
-        """At the token endpoint: the grant's resource must still be ours."""
-        if not self.match(bound):
-            raise InvalidTargetError("the grant was issued for another resource")
-        request.resource = bound
 
 
 # ---- grants -------------------------------------------------------------------------
