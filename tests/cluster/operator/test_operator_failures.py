@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
 from mcpod_operator import conditions as c
 from operator_harness import PAT_SENTINEL, Cluster, ready_condition
 from support.polling import eventually
@@ -115,7 +116,21 @@ async def test_a_refused_pod_is_reported_and_retried_with_backoff(cluster: Clust
             },
         }
     )
+    probe_pod = {
+        "metadata": {"name": "probe"},
+        "spec": {"containers": [{"name": "c", "image": "mcpod/process"}]},
+    }
+
+    async def policy_active() -> bool:
+        # Policies take effect a moment after they are created; a dry run shows when.
+        try:
+            await cluster.core.create_namespaced_pod(cluster.namespace, probe_pod, dry_run="All")
+        except ApiException as error:
+            return error.status in (403, 422)
+        return False
+
     try:
+        await eventually(policy_active, within=30, interval=0.3, what="the policy in force")
         cluster.start_operator()
         await cluster.create_connection("c-refused")
         body = await cluster.wait_phase(
