@@ -14,10 +14,13 @@ from webauthn.helpers.generate_user_handle import generate_user_handle
 from .models import (
     ApiToken,
     Invite,
+    LocalConnection,
+    McpSession,
     OAuthAuthorizationCode,
     OAuthConsent,
     OAuthToken,
     Passkey,
+    ToolCatalogue,
     User,
     WebSession,
 )
@@ -72,6 +75,11 @@ async def delete_user(db: AsyncSession, *, user_id: str) -> None:
         await db.exec(delete(model).where(col(model.user_id) == user_id))
     for oauth_model in (OAuthToken, OAuthAuthorizationCode, OAuthConsent):
         await db.exec(delete(oauth_model).where(col(oauth_model.user_id) == user_id))
+    # /mcp: sessions, local connections (their bridges stop at the next idle sweep) and
+    # tool catalogues.  The tool-call audit stays until its retention period ends.
+    await db.exec(delete(McpSession).where(col(McpSession.user_id) == user_id))
+    await db.exec(delete(LocalConnection).where(col(LocalConnection.owner) == user_id))
+    await db.exec(delete(ToolCatalogue).where(col(ToolCatalogue.owner) == user_id))
     await db.exec(delete(User).where(col(User.id) == user_id))
     await db.flush()
 

@@ -85,8 +85,7 @@ class AuditWriter:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task])
         await self.flush()
 
     async def _run(self) -> None:

@@ -39,8 +39,7 @@ class WatchedCollection:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task])
 
     async def changed(self, limit: float) -> None:
         """Return after the next change, or after ``limit`` seconds."""

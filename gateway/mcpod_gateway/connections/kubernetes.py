@@ -50,6 +50,7 @@ from .model import (
 log = logging.getLogger(__name__)
 
 MERGE_PATCH: Final = "application/merge-patch+json"
+WAKE_REPEAT_SECONDS: Final = 5.0
 PAT_SECRET_SUFFIX: Final = "-pat"  # noqa: S105 - a name suffix, not a secret
 
 
@@ -211,6 +212,7 @@ class KubernetesBackend:
         self._listeners: list[ReadyListener] = []
         self._announced: set[str] = set()  # pod names whose readiness was announced
         self._announcer: asyncio.Task[None] | None = None
+        self._woken: dict[str, float] = {}
 
     async def start(self) -> None:
         self.connections.start()
@@ -394,6 +396,11 @@ class KubernetesBackend:
     # ---- waking and routing ----
 
     async def wake(self, view: ConnectionView) -> None:
+        # Many calls to a sleeping connection arrive together: one stamp is enough.
+        now = time.monotonic()
+        if now - self._woken.get(view.uid, -WAKE_REPEAT_SECONDS) < WAKE_REPEAT_SECONDS:
+            return
+        self._woken[view.uid] = now
         await self.record_activity(view)
 
     async def record_activity(self, view: ConnectionView) -> None:

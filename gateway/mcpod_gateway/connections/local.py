@@ -120,8 +120,7 @@ class LocalBackend:
     async def close(self) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+            await asyncio.wait([self._reaper])
         await self._bridges.close()
 
     def add_ready_listener(self, listener: ReadyListener) -> None:

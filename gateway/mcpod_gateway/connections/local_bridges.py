@@ -149,8 +149,8 @@ class BridgeSupervisor:
         bridge.stopping = True
         if bridge.supervisor is not None:
             bridge.supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await bridge.supervisor
+            # wait(), not await: the caller's own cancellation must not be swallowed here.
+            await asyncio.wait([bridge.supervisor])
         await _terminate(bridge.process)
 
     async def close(self) -> None:

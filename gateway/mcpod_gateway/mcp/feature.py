@@ -8,7 +8,6 @@ portal), ``mcp`` (:class:`McpServices`), ``mcp_sessions``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -81,8 +80,7 @@ async def mcp_lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         maintenance.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await maintenance
+        await asyncio.wait([maintenance])
         await audit.close()
         await backend.close()
         await bridges.close()

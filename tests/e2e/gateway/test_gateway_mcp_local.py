@@ -323,3 +323,31 @@ async def test_on_postgresql(tmp_path: Path, postgres_url: str, mode: str) -> No
             assert "work__core_list_projects" in names
         rows = await _audit_rows(gw, user)
         assert [r.outcome for r in rows] == ["ok", "ok"]
+
+
+async def test_deleting_a_user_removes_their_connections_and_stops_their_bridges(
+    local_gateway: GatewayUnderTest,
+) -> None:
+    from mcpod_gateway import accounts
+
+    gw = local_gateway
+    user, token = await gw.user_with_token()
+    view = await gw.create_connection(user, "work", "contoso", sentinel_pat())
+    async with agent(gw.url, token, "auto") as client:
+        await client.call_tool("work__core_list_projects", {})
+    assert gw.backend.bridge_pid(view.name) is not None
+    async with gw.app.state.sessionmaker() as db:
+        await accounts.delete_user(db, user_id=user)
+        await db.commit()
+        assert await db.get(LocalConnection, view.name) is None
+
+    async def stopped() -> bool:
+        return gw.backend.bridge_pid(view.name) is None
+
+    await eventually(stopped, what="bridge of a deleted user stopped", within=30)
+    body, headers = modern_request("tools/list")
+    async with httpx.AsyncClient(timeout=30) as http:
+        reply = await http.post(
+            gw.url, json=body, headers={**headers, "authorization": f"Bearer {token}"}
+        )
+    assert reply.status_code == 401
