@@ -45,7 +45,8 @@ def gateway_features() -> list[Feature]:
     from . import oauth, portal
     from .mcp import feature as mcp_feature
 
-    return [portal.FEATURE, oauth.FEATURE, mcp_feature.FEATURE]
+    # /mcp first: routes are matched in order and it is the hot path.
+    return [mcp_feature.FEATURE, portal.FEATURE, oauth.FEATURE]
 
 
 def create_app(
