@@ -68,6 +68,11 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bridge_url_of(gateway: ServedGateway) -> str:
     for child in children(gateway.process.pid):
         env = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
@@ -127,11 +132,17 @@ async def bench_warm(
         direct: list[float] = []
         via_rps: list[float] = []
         direct_rps: list[float] = []
+        gateway_cpu = 0.0
+        bridge_pid = children(gateway.process.pid)[0]
+        bridge_cpu = 0.0
         for _ in range(rounds):
             lat, rps = await timed_calls(bridge, direct_auth, TOOL, count, concurrency)
             direct += lat
             direct_rps.append(rps)
+            g0, b0 = cpu_seconds(gateway.process.pid), cpu_seconds(bridge_pid)
             lat, rps = await timed_calls(gateway.url, auth, f"work__{TOOL}", count, concurrency)
+            gateway_cpu += cpu_seconds(gateway.process.pid) - g0
+            bridge_cpu += cpu_seconds(bridge_pid) - b0
             via += lat
             via_rps.append(rps)
         figures[concurrency] = {
@@ -142,6 +153,8 @@ async def bench_warm(
             "direct_rps": statistics.median(direct_rps),
             "gateway_rps": statistics.median(via_rps),
             "requests": len(via),
+            "gateway_cpu_ms": 1000 * gateway_cpu / len(via),
+            "bridge_cpu_ms": 1000 * bridge_cpu / len(via),
         }
     return figures
 
@@ -437,6 +450,15 @@ def report(
         "",
         f"({warm[1]['requests']} and {warm[50]['requests']} requests per side.) "
         "Targets: ≤ 2 ms added at the median, ≥ 50 % of direct throughput.",
+        "",
+        "CPU per call through the gateway (from /proc, during the gateway rounds): "
+        + "; ".join(
+            f"concurrency {c}: gateway {f['gateway_cpu_ms']:.2f} ms, "
+            f"bridge {f['bridge_cpu_ms']:.2f} ms"
+            for c, f in warm.items()
+        )
+        + ". Benchmark client, gateway, bridge and upstream share the same two cores, so the "
+        "throughput ratio reflects that sharing as much as the gateway's own cost.",
         "",
         "## tools/list, 10 idle connections, from the catalogue cache",
         "",
