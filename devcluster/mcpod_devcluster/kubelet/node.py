@@ -212,7 +212,8 @@ class PodWorker:
             base=base,
             node=image.node_env,
         )
-        env = rewrite_env_paths(env, base, mounts)
+        # Host and image values are host paths already; only the pod's own are rewritten.
+        env = rewrite_env_paths(env, {**base, **image.env}, mounts)
         argv = container_argv(container, image, env, mounts)
         workdir = container.get("workingDir")
         cwd = Path(rewrite_paths(workdir, mounts)) if workdir else home

@@ -206,16 +206,28 @@ def rewrite_env_paths(
 def container_argv(
     container: Mapping[str, Any], image: ImageEntry, env: Mapping[str, str], mounts: list[Mount]
 ) -> list[str]:
-    """Docker semantics: command replaces the entrypoint, args replace cmd."""
+    """Docker semantics: command replaces the entrypoint, args replace cmd.
+
+    Only what the pod spec wrote is rewritten for volume mounts: the image's own
+    entrypoint and cmd are host paths already (the image's files are the host's).
+    """
     command = container.get("command")
     args = container.get("args")
+
+    def from_pod(items: list[str]) -> list[str]:
+        return [rewrite_paths(expand(a, env), mounts) for a in items]
+
+    def from_image(items: tuple[str, ...]) -> list[str]:
+        return [expand(a, env) for a in items]
+
     if command:
-        argv = [*command, *(args or [])]
+        argv = [*from_pod(command), *from_pod(args or [])]
     else:
-        argv = [*image.entrypoint, *(args if args is not None else image.cmd)]
+        tail = from_pod(args) if args is not None else from_image(image.cmd)
+        argv = [*from_image(image.entrypoint), *tail]
     if not argv:
         raise ContainerConfigError(f"container {container.get('name')} has no command to run")
-    return [rewrite_paths(expand(a, env), mounts) for a in argv]
+    return argv
 
 
 @dataclass

@@ -306,3 +306,19 @@ def test_pod_status_keeps_transition_times_of_unchanged_conditions() -> None:
     }
     assert second["podIP"] == "127.20.0.5"
     assert second["containerStatuses"][0]["ready"] is True
+
+
+def test_image_paths_are_never_rewritten_even_under_a_mount() -> None:
+    """An emptyDir at /tmp must not redirect an image whose files live under /tmp on the host."""
+    image = ImageEntry(entrypoint=("/tmp/venv/bin/mcpod-gateway",), cmd=("serve", "/tmp/x"))
+    mounts = [Mount("/tmp", Path("/state/pod/volumes/tmp"))]
+    assert container_argv({}, image, {}, mounts) == [
+        "/tmp/venv/bin/mcpod-gateway",
+        "serve",
+        "/tmp/x",
+    ]
+    # What the pod itself wrote still follows the mount.
+    assert container_argv({"args": ["/tmp/y"]}, image, {}, mounts) == [
+        "/tmp/venv/bin/mcpod-gateway",
+        "/state/pod/volumes/tmp/y",
+    ]
