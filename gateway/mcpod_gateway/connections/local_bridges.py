@@ -70,6 +70,7 @@ class RunningBridge:
     failure: str = ""
     restarts: int = 0
     supervisor: asyncio.Task[None] | None = None
+    spawning: asyncio.Future[asyncio.subprocess.Process] | None = None
 
     @property
     def url(self) -> str:
@@ -118,6 +119,8 @@ class BridgeSupervisor:
         self._on_ready = on_ready
         self._http = httpx.AsyncClient(timeout=2.0)
         self._closed = False
+        # Every child ever started and not yet reaped: close() ends any that a race left.
+        self._spawned: set[asyncio.subprocess.Process] = set()
 
     def get(self, name: str) -> RunningBridge | None:
         return self._bridges.get(name)
@@ -151,11 +154,15 @@ class BridgeSupervisor:
             bridge.supervisor.cancel()
             # wait(), not await: the caller's own cancellation must not be swallowed here.
             await asyncio.wait([bridge.supervisor])
+        if bridge.spawning is not None:
+            await asyncio.wait([bridge.spawning])
         await _terminate(bridge.process)
 
     async def close(self) -> None:
         self._closed = True
         await asyncio.gather(*(self.stop(n) for n in list(self._bridges)))
+        await asyncio.gather(*(_terminate(p) for p in list(self._spawned)))
+        self._spawned.clear()
         await self._http.aclose()
 
     async def _supervise(self, bridge: RunningBridge, spec: BridgeLaunch) -> None:
@@ -188,16 +195,26 @@ class BridgeSupervisor:
         bridge.ready.clear()
         self._log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self._log_dir / f"{bridge.name}.log"
-        with log_path.open("ab") as out:
-            process = await asyncio.create_subprocess_exec(
-                *bridge_command(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                env=child_env(spec, bridge.port, self._extra_env),
-                start_new_session=True,
-            )
-        bridge.process = process
+        env = child_env(spec, bridge.port, self._extra_env)
+
+        async def spawn() -> asyncio.subprocess.Process:
+            with log_path.open("ab") as out:
+                child = await asyncio.create_subprocess_exec(
+                    *bridge_command(),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=out,
+                    env=env,
+                    start_new_session=True,
+                )
+            bridge.process = child
+            self._spawned.add(child)
+            return child
+
+        # Shielded, and remembered: a stop() that lands while the process is being created
+        # must still find it and end it, never leave it running.
+        bridge.spawning = asyncio.ensure_future(spawn())
+        process = await asyncio.shield(bridge.spawning)
         bridge.started_at = time.monotonic()
         try:
             await self._await_ready(bridge, process)
@@ -206,6 +223,7 @@ class BridgeSupervisor:
             if self._on_ready is not None:
                 asyncio.create_task(self._on_ready(bridge.name))  # noqa: RUF006 - fire and forget
             code = await process.wait()
+            self._spawned.discard(process)
             bridge.failure = f"exit status {code}"
         finally:
             bridge.ready.clear()
