@@ -181,7 +181,10 @@ def view_of(obj: Mapping[str, Any]) -> ConnectionView | None:
         phase=phase,
         message=message,
         last_activity=_parse_time((meta.get("annotations") or {}).get(ANNOTATION_LAST_ACTIVITY)),
-        server_version=str(spec.get("serverVersion") or status.get("serverVersion") or ""),
+        # The pinned version only: status.serverVersion appears a moment after the pod is
+        # ready, and a fingerprint that changes then would discard a catalogue just taken.
+        # (A new default version means a new pod, whose readiness refreshes the catalogue.)
+        server_version=str(spec.get("serverVersion") or ""),
     )
 
 
