@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import accounts, migrations
@@ -26,7 +26,7 @@ from .db import create_engine, create_sessionmaker
 from .models import User
 from .models.base import utcnow
 from .names import InvalidNameError, clean_name
-from .settings import Settings
+from .settings import BackendKind, Settings
 
 
 class AdminError(Exception):
@@ -135,18 +135,43 @@ async def _list_users(args: argparse.Namespace, settings: Settings, db: AsyncSes
         print(f"{user.id:<22} {passkeys:>8} {tokens:>6}  {created:<20} {user.display_name}")
 
 
+async def delete_user_connections(settings: Settings, db: AsyncSession, user_id: str) -> None:
+    from .connections.factory import build_backend
+    from .keys import resolve_keys
+    from .mcp.settings import McpSettings
+
+    bind = db.bind
+    assert isinstance(bind, AsyncEngine)
+    backend = await build_backend(
+        settings, resolve_keys(settings), create_sessionmaker(bind), McpSettings()
+    )
+    await backend.start()
+    try:
+        for view in await backend.list_connections(user_id):
+            await backend.delete_connection(user_id, view.slug)
+    finally:
+        await backend.close()
+
+
 def _configure_delete_user(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", required=True, help="user id")
 
 
 async def _delete_user(args: argparse.Namespace, settings: Settings, db: AsyncSession) -> None:
     user = await _user(db, args.user)
+    if settings.backend is BackendKind.KUBERNETES:
+        # The user's McpConnections live in the cluster, not in our database: delete
+        # them (their PAT Secrets and pods follow by owner reference).  Local
+        # connections are rows, removed with the user below.
+        await delete_user_connections(settings, db, user.id)
     await accounts.delete_user(db, user_id=user.id)
     record_admin_event(
         db, actor=CLI_ACTOR, action="user.delete", target_user_id=user.id, detail=user.display_name
     )
     await db.commit()
-    print(f"deleted user {user.id} and revoked their passkeys, sessions and tokens")
+    print(
+        f"deleted user {user.id}: their connections, passkeys, sessions and tokens are gone"
+    )
 
 
 ADMIN_COMMANDS: list[AdminCommand] = [
