@@ -45,6 +45,14 @@ async def read_pod(core: client.CoreV1Api, ns: str, name: str) -> dict[str, Any]
     return data
 
 
+async def pod_gone(core: client.CoreV1Api, ns: str, name: str) -> bool:
+    try:
+        await core.read_namespaced_pod(name, ns)
+    except ApiException as exc:
+        return exc.status == 404
+    return False
+
+
 def condition(p: dict[str, Any], kind: str) -> str | None:
     for cond in p.get("status", {}).get("conditions", []) or []:
         if cond["type"] == kind:
@@ -210,14 +218,7 @@ async def test_deleting_a_pod_stops_its_process_within_the_grace_period(
     t0 = time.monotonic()
     await core.delete_namespaced_pod("stubborn", namespace)
 
-    async def gone() -> bool:
-        try:
-            await core.read_namespaced_pod("stubborn", namespace)
-        except ApiException as exc:
-            return exc.status == 404
-        return False
-
-    await eventually(gone, within=20, what="pod object deleted")
+    await eventually(lambda: pod_gone(core, namespace, "stubborn"), within=20, what="pod deleted")
     elapsed = time.monotonic() - t0
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
     # Killed at the end of the grace period, not before it (SIGTERM was ignored).
@@ -247,15 +248,10 @@ async def test_graceful_process_exits_on_sigterm_quickly(
     pid = int(container_status(p)["containerID"].removeprefix("process://"))
     await core.delete_namespaced_pod("polite", namespace)
 
-    async def gone() -> bool:
-        try:
-            await core.read_namespaced_pod("polite", namespace)
-        except ApiException as exc:
-            return exc.status == 404
-        return False
-
     # Far sooner than the 30 s grace period: the process exited on SIGTERM.
-    await eventually(gone, within=10, what="pod deleted after a clean SIGTERM exit")
+    await eventually(
+        lambda: pod_gone(core, namespace, "polite"), within=10, what="pod deleted after SIGTERM"
+    )
     assert pid not in processes_of_cluster(control_plane.cluster_id)
     assert "received SIGTERM" in control_plane.pod_log(namespace, "polite", "app")
 
