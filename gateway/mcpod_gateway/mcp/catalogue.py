@@ -28,6 +28,8 @@ from .forward import BridgeCallError, BridgeClient, BridgeRpcError
 log = logging.getLogger(__name__)
 
 Tools = list[dict[str, Any]]
+# Pauses between attempts to take the catalogue of a bridge that just became ready.
+READY_RETRY_DELAYS = (0.5, 1.0, 2.0)
 
 
 class CatalogueCache:
@@ -115,6 +117,12 @@ class CatalogueCache:
         return tools
 
     async def on_ready(self, view: ConnectionView, endpoint: BridgeEndpoint) -> None:
+        # The backends announce a ready bridge once; a fetch lost to a busy moment
+        # would leave the connection without a catalogue after it scales to zero.
+        for delay in READY_RETRY_DELAYS:
+            if await self.refresh(view, endpoint) is not None:
+                return
+            await asyncio.sleep(delay)
         await self.refresh(view, endpoint)
 
     def has_fresh(self, view: ConnectionView) -> bool:

@@ -187,6 +187,13 @@ async def test_scaled_to_zero_connection_wakes_and_pat_rotation_replaces_the_pod
             assert (
                 _organization(await client.call_tool("work__core_list_projects", {})) == "contoso"
             )
+
+            async def catalogued() -> bool:
+                names = [t.name for t in (await client.list_tools()).tools]
+                return "work__core_list_projects" in names
+
+            # The catalogue is taken once the pod is ready (a precondition of what follows).
+            await eventually(catalogued, what="the connection's tool catalogue", within=30)
             # Scale to zero: an idle timeout below the portal minimum (the creation time counts
             # as activity too, so the pod goes once 15 s have passed since then).
             stale = {ANNOTATION_LAST_ACTIVITY: "2020-01-01T00:00:00Z"}
