@@ -169,9 +169,7 @@ async def _delete_user(args: argparse.Namespace, settings: Settings, db: AsyncSe
         db, actor=CLI_ACTOR, action="user.delete", target_user_id=user.id, detail=user.display_name
     )
     await db.commit()
-    print(
-        f"deleted user {user.id}: their connections, passkeys, sessions and tokens are gone"
-    )
+    print(f"deleted user {user.id}: their connections, passkeys, sessions and tokens are gone")
 
 
 ADMIN_COMMANDS: list[AdminCommand] = [
