@@ -22,6 +22,8 @@ for tier in unit cluster browser e2e; do
     step "pytest tests/$tier" python3 -m pytest "tests/$tier" -p no:cacheprovider
   fi
 done
+# kind e2e: runs on machines with a Docker engine; elsewhere it prints why it is skipped.
+step "kind e2e" scripts/kind-e2e.sh
 if ((${#failed[@]})); then
   echo "FAILED: ${failed[*]}"
   exit 1
