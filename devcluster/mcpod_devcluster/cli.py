@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import signal
@@ -12,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .processes import processes_of_cluster
+from .processes import sweep
 from .state import ClusterState, default_state_dir, pid_alive, pod_log
 
 UP_TIMEOUT = 180.0
@@ -85,14 +84,7 @@ def stop_cluster(state_dir: Path, timeout: float = 30.0) -> bool:
             time.sleep(0.05)
         if pid_alive(state.pid):
             os.kill(state.pid, signal.SIGKILL)
-    for _ in range(50):
-        strays = processes_of_cluster(state.cluster_id)
-        if not strays:
-            break
-        for pid in strays:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.05)
+    sweep(state.cluster_id, rounds=50)
     (state_dir / "state.json").unlink(missing_ok=True)
     return True
 

@@ -15,6 +15,7 @@ import ctypes
 import os
 import signal
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
@@ -100,3 +101,20 @@ def processes_of_cluster(cluster_id: str) -> list[int]:
         if needle in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
+
+
+def sweep(cluster_id: str, *, rounds: int = 100) -> int:
+    """SIGKILL every process of the cluster, again until none is left (at most `rounds`)."""
+    killed = 0
+    for _ in range(rounds):
+        strays = processes_of_cluster(cluster_id)
+        if not strays:
+            break
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    return killed

@@ -10,29 +10,11 @@ carries the cluster's id in its environment, then exits.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 import time
 
-from .processes import processes_of_cluster
+from .processes import sweep
 from .state import pid_alive
-
-
-def sweep(cluster_id: str, *, rounds: int = 100) -> int:
-    killed = 0
-    for _ in range(rounds):
-        strays = processes_of_cluster(cluster_id)
-        if not strays:
-            break
-        for pid in strays:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-        time.sleep(0.05)
-    return killed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from .crds import apply_crds, load_crds
 from .kubelet import ProcessKubelet
 from .kubelet.imagemap import ImageMap, default_image_map
 from .kubelet.runtime import Backoff
-from .processes import CLUSTER_ID_ENV, processes_of_cluster
+from .processes import CLUSTER_ID_ENV, sweep
 from .state import ClusterState
 
 log = logging.getLogger("mcpod-dev-cluster")
@@ -122,9 +122,7 @@ async def supervise(
         if api is not None:
             await api.close()
         await cp.stop()
-        for pid in processes_of_cluster(cluster_id):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        sweep(cluster_id, rounds=1)
 
 
 def start_reaper(cluster_id: str) -> None:

@@ -411,11 +411,3 @@ class ProcessKubelet:
             *(w.terminate(grace, delete=False) for w in workers), return_exceptions=True
         )
         await self.http.aclose()
-
-    def pod_log(self, namespace: str, name: str, container: str) -> str:
-        """The newest log of a container of the named pod (across restarts)."""
-        candidates = sorted(
-            (self.state_dir / "pods").glob(f"{namespace}_{name}_*/logs/{container}.log"),
-            key=lambda p: p.stat().st_mtime,
-        )
-        return candidates[-1].read_text(errors="replace") if candidates else ""
