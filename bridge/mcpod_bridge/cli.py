@@ -157,6 +157,9 @@ def serve(
 
 
 def run_server(settings: BridgeSettings, process: subprocess.Popen[bytes], redact: Redactor) -> int:
+    from mcpod_bridge.sdk_imports import skip_sdk_package_inits
+
+    skip_sdk_package_inits()
     import uvicorn
 
     from mcpod_bridge.app import BridgeApp
@@ -177,6 +180,9 @@ def run_server(settings: BridgeSettings, process: subprocess.Popen[bytes], redac
         host=settings.host,
         port=settings.port,
         lifespan="on",
+        # The standard loop, not uvloop: one caller (the gateway) per bridge, and uvloop's
+        # import plus its four libuv worker threads cost ~2.5 MiB in every connection pod.
+        loop="asyncio",
         ws="none",  # no WebSocket routes: do not load a WebSocket stack at all
         log_config=None,
         access_log=False,
