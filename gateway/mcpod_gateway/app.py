@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import health, migrations
@@ -47,6 +49,29 @@ def gateway_features() -> list[Feature]:
 
     # /mcp first: routes are matched in order and it is the hot path.
     return [mcp_feature.FEATURE, portal.FEATURE, oauth.FEATURE]
+
+
+class GatewayApp(FastAPI):
+    """FastAPI, plus the features' direct endpoints: an exact path match goes straight to
+    its ASGI app, skipping the middleware stack and the router.
+
+    For ``/mcp`` those layers (CSRF cookie seeding, header rewriting, exception and
+    routing machinery) cost as much CPU per call as forwarding the call itself, and none
+    of them applies to a bearer-authenticated JSON-RPC endpoint.
+    """
+
+    def __init__(self, *, direct_endpoints: dict[str, ASGIApp], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.direct_endpoints = direct_endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint = self.direct_endpoints.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -78,7 +103,14 @@ def create_app(
         finally:
             await engine.dispose()
 
-    app = FastAPI(
+    direct: dict[str, ASGIApp] = {}
+    for feature in chosen:
+        for path, endpoint in feature.endpoints.items():
+            if path in direct:
+                raise ValueError(f"two features serve {path}")
+            direct[path] = endpoint
+    app = GatewayApp(
+        direct_endpoints=direct,
         title="mcpod gateway",
         lifespan=lifespan,
         docs_url=None,

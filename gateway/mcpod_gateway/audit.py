@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -51,17 +51,18 @@ class AuditEntry:
     token_kind: str
     at: datetime
 
-    def row(self) -> ToolCall:
-        return ToolCall(
-            at=self.at,
-            user_id=self.user_id,
-            connection=self.connection[:64],
-            tool=self.tool[:128],
-            outcome=str(self.outcome),
-            duration_ms=max(0, self.duration_ms),
-            client_name=self.client_name[:128],
-            token_kind=self.token_kind[:16],
-        )
+    def row(self) -> dict[str, object]:
+        """The ``tool_calls`` row: plain values for a bulk insert (no ORM object per call)."""
+        return {
+            "at": self.at,
+            "user_id": self.user_id,
+            "connection": self.connection[:64],
+            "tool": self.tool[:128],
+            "outcome": str(self.outcome),
+            "duration_ms": max(0, self.duration_ms),
+            "client_name": self.client_name[:128],
+            "token_kind": self.token_kind[:16],
+        }
 
 
 class AuditWriter:
@@ -104,7 +105,10 @@ class AuditWriter:
         batch, self._buffer = self._buffer, []
         try:
             async with self._db() as db:
-                db.add_all([e.row() for e in batch])
+                # One executemany of a Core insert on the table: ORM objects (or the ORM's
+                # bulk path) cost more CPU than the requests they audit.
+                table = ToolCall.__table__  # type: ignore[attr-defined]
+                await db.exec(insert(table), params=[e.row() for e in batch])
                 await db.commit()
         except Exception:
             self._buffer = batch + self._buffer  # keep them for the next try

@@ -111,6 +111,9 @@ class LocalBackend:
         self._listeners: list[ReadyListener] = []
         self._reaper: asyncio.Task[None] | None = None
         self._rows: dict[str, tuple[float, list[LocalConnection]]] = {}
+        # One database read per owner at a time: when the cached rows expire under load,
+        # every concurrent request would otherwise run the same query.
+        self._row_loads: dict[str, asyncio.Task[list[LocalConnection]]] = {}
 
     # ---- lifecycle ----
 
@@ -157,19 +160,37 @@ class LocalBackend:
         now = time.monotonic()
         if cached is not None and now - cached[0] < ROW_CACHE_SECONDS:
             return cached[1]
-        async with self._db() as db:
-            rows = list(
-                await db.exec(
-                    select(LocalConnection)
-                    .where(LocalConnection.owner == owner)
-                    .order_by(col(LocalConnection.slug))
+        loading = self._row_loads.get(owner)
+        if loading is None:
+            loading = asyncio.create_task(self._load_rows(owner, now))
+            # Read the outcome even if every waiter was cancelled (no "never retrieved").
+            loading.add_done_callback(lambda task: task.cancelled() or task.exception())
+            self._row_loads[owner] = loading
+        # Shielded: a waiter that is cancelled must not cancel the others' read.
+        return await asyncio.shield(loading)
+
+    async def _load_rows(self, owner: str, started: float) -> list[LocalConnection]:
+        this = asyncio.current_task()
+        try:
+            async with self._db() as db:
+                rows = list(
+                    await db.exec(
+                        select(LocalConnection)
+                        .where(LocalConnection.owner == owner)
+                        .order_by(col(LocalConnection.slug))
+                    )
                 )
-            )
-        self._rows[owner] = (now, rows)
+        finally:
+            current = self._row_loads.get(owner) is this
+            if current:
+                del self._row_loads[owner]
+        if current:  # not forgotten by a write while it ran
+            self._rows[owner] = (started, rows)
         return rows
 
     def _forget_rows(self, owner: str) -> None:
         self._rows.pop(owner, None)
+        self._row_loads.pop(owner, None)
 
     async def list_connections(self, owner: str) -> list[ConnectionView]:
         return [self._view(r) for r in await self._owned_rows(owner)]

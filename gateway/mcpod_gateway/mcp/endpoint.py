@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any, Final
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from mcp.shared.inbound import (
     MCP_PROTOCOL_VERSION_HEADER,
     InboundLadderRejection,
@@ -22,12 +22,14 @@ from mcp.shared.inbound import (
 )
 from mcp_types import HEADER_MISMATCH
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from ..auth.bearer import Principal, bearer_token_from_header
 from ..oauth.resource import SCOPE_MCP, bearer_challenge
+from ..security_headers import security_headers
 from . import protocol
 from .protocol import (
+    INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
@@ -41,8 +43,6 @@ from .sessions import SessionStore
 from .settings import McpSettings
 
 log = logging.getLogger(__name__)
-
-router = APIRouter(tags=["mcp"])
 
 SESSION_HEADER: Final = "mcp-session-id"
 _JSON: Final = "application/json"
@@ -82,8 +82,17 @@ def www_authenticate(public_url: str, *, invalid: bool) -> str:
     )
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    declared = request.headers.get("content-length")
+def header_map(scope: Scope) -> dict[str, str]:
+    """Request headers by lower-case name, the first of repeated ones (as Starlette's
+    ``Headers.get``), decoded once rather than on every lookup."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        headers.setdefault(raw_name.decode("latin-1"), raw_value.decode("latin-1"))
+    return headers
+
+
+async def _read_body(request: Request, headers: dict[str, str], limit: int) -> bytes | None:
+    declared = headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return None
     chunks: list[bytes] = []
@@ -96,9 +105,9 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _authenticate(request: Request) -> Principal | Response:
+async def _authenticate(request: Request, headers: dict[str, str]) -> Principal | Response:
     settings = request.app.state.settings
-    header = request.headers.get("authorization")
+    header = headers.get("authorization")
     token = bearer_token_from_header(header)
     if token is None:
         return _json(
@@ -132,11 +141,12 @@ async def _authenticate(request: Request) -> Principal | Response:
 async def mcp_endpoint(request: Request) -> Response:
     mcp_settings: McpSettings = request.app.state.mcp_settings
     settings = request.app.state.settings
+    headers = header_map(request.scope)
     if not allowed_origin(
-        request.headers.get("origin"), settings.public_url, mcp_settings.mcp_allowed_origins
+        headers.get("origin"), settings.public_url, mcp_settings.mcp_allowed_origins
     ):
         return _json({"error": "forbidden", "error_description": "this Origin is not allowed"}, 403)
-    authenticated = await _authenticate(request)
+    authenticated = await _authenticate(request, headers)
     if isinstance(authenticated, Response):
         return authenticated
     principal = authenticated
@@ -145,7 +155,7 @@ async def mcp_endpoint(request: Request) -> Response:
         # No server-initiated messages: there is nothing to stream.
         return Response(status_code=405, headers={"Allow": "POST, DELETE"})
     if request.method == "DELETE":
-        session_id = request.headers.get(SESSION_HEADER)
+        session_id = headers.get(SESSION_HEADER)
         if session_id is None:
             return _plain_error(
                 400, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required"
@@ -154,7 +164,7 @@ async def mcp_endpoint(request: Request) -> Response:
             return Response(status_code=200)
         return _plain_error(404, INVALID_REQUEST, "Session not found")
 
-    body = await _read_body(request, mcp_settings.mcp_max_body_bytes)
+    body = await _read_body(request, headers, mcp_settings.mcp_max_body_bytes)
     if body is None:
         return _plain_error(
             413,
@@ -167,25 +177,59 @@ async def mcp_endpoint(request: Request) -> Response:
         return _json(error_response(None, exc), 400)
     services: McpServices = request.app.state.mcp
     proxy = UserProxy(principal, services)
-    version_header = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    version_header = headers.get(MCP_PROTOCOL_VERSION_HEADER)
     if version_header in protocol.MODERN_VERSIONS or (
         version_header is not None and version_header not in protocol.LEGACY_VERSIONS
     ):
-        return await _modern(request, message, proxy)
-    return await _legacy(request, message, proxy, sessions, version_header)
+        return await _modern(request, headers, message, proxy)
+    return await _legacy(headers, message, proxy, sessions, version_header)
 
 
-# A plain Starlette route: the handler takes the Request itself, so FastAPI's dependency
-# machinery (measurable on the hot path) is not needed.
-router.routes.append(
-    Route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"], include_in_schema=False)
-)
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "DELETE"})
+
+
+def response_header_pairs(https: bool) -> list[tuple[bytes, bytes]]:
+    """The security headers every gateway response carries, encoded once for ``/mcp``
+    (which is served ahead of the middleware that adds them elsewhere)."""
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in security_headers(https=https).items()
+    ]
+
+
+async def mcp_asgi(scope: Scope, receive: Receive, send: Send) -> None:
+    """``/mcp`` as a bare ASGI app: the gateway serves it ahead of middleware and routing
+    (see :class:`mcpod_gateway.app.GatewayApp`)."""
+    if scope["method"] not in _METHODS:
+        response: Response = Response(status_code=405, headers={"Allow": "POST, DELETE"})
+        await response(scope, receive, send)
+        return
+    extra: list[tuple[bytes, bytes]] = scope["app"].state.mcp_header_pairs
+    started = False
+
+    async def send_with_headers(message: Message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+            message["headers"] = [*message.get("headers", ()), *extra]
+        await send(message)
+
+    try:
+        response = await mcp_endpoint(Request(scope, receive))
+        await response(scope, receive, send_with_headers)
+    except Exception:
+        log.exception("/mcp failed")
+        if not started:
+            failure = _plain_error(500, INTERNAL_ERROR, "Internal error")
+            await failure(scope, receive, send_with_headers)
 
 
 # ---- 2026-07-28: one self-contained request per POST ----
 
 
-async def _modern(request: Request, message: dict[str, Any], proxy: UserProxy) -> Response:
+async def _modern(
+    request: Request, headers: dict[str, str], message: dict[str, Any], proxy: UserProxy
+) -> Response:
     if protocol.is_notification(message):
         return Response(status_code=202)
     request_id = message["id"]
@@ -196,7 +240,7 @@ async def _modern(request: Request, message: dict[str, Any], proxy: UserProxy) -
             code=HEADER_MISMATCH, message=f"{duplicated} header appears more than once"
         )
     else:
-        verdict = classify_inbound_request(message, headers=dict(request.headers))
+        verdict = classify_inbound_request(message, headers=headers)
     if isinstance(verdict, InboundLadderRejection):
         error = RpcError(verdict.code, verdict.message, verdict.data)
         return _json(error_response(request_id, error), protocol.modern_status(error))
@@ -225,7 +269,7 @@ async def _modern(request: Request, message: dict[str, Any], proxy: UserProxy) -
 
 
 async def _legacy(
-    request: Request,
+    headers: dict[str, str],
     message: dict[str, Any],
     proxy: UserProxy,
     sessions: SessionStore,
@@ -243,7 +287,7 @@ async def _legacy(
             user_id=proxy.owner, protocol_version=init["protocolVersion"], client_name=client
         )
         return _json(response(message["id"], init), headers={"Mcp-Session-Id": session_id})
-    presented = request.headers.get(SESSION_HEADER)
+    presented = headers.get(SESSION_HEADER)
     if presented is None:
         return _plain_error(
             400,

@@ -2,7 +2,8 @@
 cache, the session store and the audit writer for the app's lifetime.
 
 Puts on ``app.state``: ``mcp_settings``, ``connection_backend`` (also used by the
-portal), ``mcp`` (:class:`McpServices`), ``mcp_sessions``.
+portal), ``mcp`` (:class:`McpServices`), ``mcp_sessions``, ``mcp_header_pairs``.
+Serves ``/mcp`` as a direct endpoint (ahead of the middleware stack and the router).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..connections.factory import build_backend
 from ..features import Feature
 from .activity import ActivityThrottle
 from .catalogue import CatalogueCache
-from .endpoint import router
+from .endpoint import mcp_asgi, response_header_pairs
 from .forward import BridgeClient
 from .proxy import McpServices
 from .sessions import SessionStore
@@ -60,6 +61,7 @@ async def mcp_lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.connection_backend = backend
     app.state.mcp = services
     app.state.mcp_sessions = sessions
+    app.state.mcp_header_pairs = response_header_pairs(https=settings.secure_cookies)
 
     async def maintain() -> None:
         while True:
@@ -86,4 +88,4 @@ async def mcp_lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bridges.close()
 
 
-FEATURE = Feature(name="mcp", routers=(router,), lifespan=mcp_lifespan)
+FEATURE = Feature(name="mcp", endpoints={"/mcp": mcp_asgi}, lifespan=mcp_lifespan)

@@ -1,21 +1,19 @@
 """The call from the gateway to one bridge: a 2026-07-28 request, with a timeout.
 
 Bridges answer JSON (one request in, one response out), so a pooled HTTP/1.1
-client is all the gateway needs.  aiohttp rather than httpx here: on the hot path
-its per-request cost is a fraction of httpx's.  The agent's token never travels
+client is all the gateway needs (``bridge_http``).  The agent's token never travels
 further — the bridge gets its own token.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
-import aiohttp
 from mcp.shared.inbound import MCP_NAME_HEADER, encode_header_value
 
 from ..connections.model import BridgeEndpoint
+from .bridge_http import BridgeHttp, BridgeHttpError
 from .protocol import bridge_request
 
 
@@ -38,21 +36,10 @@ class BridgeRpcError(Exception):
 
 class BridgeClient:
     def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        # Created lazily inside the running loop, as aiohttp requires.
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=512, limit_per_host=256, keepalive_timeout=30),
-                json_serialize=json.dumps,
-                skip_auto_headers=("User-Agent",),
-            )
-        return self._session
+        self._http = BridgeHttp()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        self._http.close()
 
     async def request(
         self,
@@ -67,16 +54,17 @@ class BridgeClient:
         if method == "tools/call":
             headers[MCP_NAME_HEADER] = encode_header_value(str(params.get("name", "")))
         payload = json.dumps(body, separators=(",", ":")).encode()
-        timeout = aiohttp.ClientTimeout(total=time_limit, connect=min(5.0, time_limit))
         try:
-            async with self._client().post(
-                endpoint.url, data=payload, headers=headers, timeout=timeout
-            ) as reply:
-                status = reply.status
-                raw = await reply.read()
+            status, raw = await self._http.post(
+                endpoint.url,
+                headers,
+                payload,
+                time_limit=time_limit,
+                connect_limit=min(5.0, time_limit),
+            )
         except TimeoutError:
             raise BridgeCallError("timeout", f"no answer within {time_limit:g}s") from None
-        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError):
+        except (BridgeHttpError, OSError):
             raise BridgeCallError(
                 "unavailable", "the connection's server cannot be reached"
             ) from None

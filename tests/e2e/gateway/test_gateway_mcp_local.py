@@ -7,6 +7,7 @@ the audit, the HTTP-level bad inputs, and that the PAT never leaks.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from fixtures.mcp_gateway import GatewayUnderTest, agent, modern_request, sentinel_pat
 from mcp.shared.exceptions import MCPError
 from mcpod_gateway.models import LocalConnection, ToolCall
+from sqlalchemy import event
 from sqlmodel import select
 from support.polling import eventually
 
@@ -224,6 +226,14 @@ async def test_http_level_bad_inputs(local_gateway: GatewayUnderTest) -> None:
             gw.url, json=body, headers={**headers, **auth, "origin": "http://localhost:8000"}
         )
         assert ours.status_code == 200
+        # /mcp is served ahead of the middleware stack, with the same security headers.
+        for reply in (missing, evil, ours):
+            assert reply.headers["x-content-type-options"] == "nosniff"
+            assert reply.headers["content-security-policy"].startswith("default-src 'none'")
+        for method in ("PUT", "PATCH", "OPTIONS"):
+            other = await http.request(method, gw.url, headers=auth)
+            assert other.status_code == 405
+            assert other.headers["allow"] == "POST, DELETE"
         big = await http.post(gw.url, content=b" " * (5 * 1024 * 1024), headers={**headers, **auth})
         assert big.status_code == 413
         for raw, code in ((b"{nope", -32700), (b"[]", -32600), (b'{"jsonrpc":"2.0"}', -32600)):
@@ -277,6 +287,31 @@ async def test_http_level_bad_inputs(local_gateway: GatewayUnderTest) -> None:
         assert (await http.delete(gw.url, headers={**with_session, **auth})).status_code == 200
         gone = await http.post(gw.url, json=ping, headers={**with_session, **auth})
         assert gone.status_code == 404
+
+
+async def test_an_internal_failure_is_a_json_rpc_error_without_details(
+    local_gateway: GatewayUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gw = local_gateway
+    _user, token = await gw.user_with_token()
+
+    async def broken(owner: str) -> list[Any]:
+        raise RuntimeError(f"database trouble {sentinel_pat()}")
+
+    monkeypatch.setattr(gw.backend, "list_connections", broken)
+    body, headers = modern_request("tools/list")
+    async with httpx.AsyncClient(timeout=30) as http:
+        reply = await http.post(
+            gw.url, json=body, headers={**headers, "authorization": f"Bearer {token}"}
+        )
+    assert reply.status_code == 500
+    assert reply.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32603, "message": "Internal error"},
+    }
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert "trouble" not in reply.text
 
 
 async def test_a_crashed_bridge_is_restarted(
@@ -351,3 +386,26 @@ async def test_deleting_a_user_removes_their_connections_and_stops_their_bridges
             gw.url, json=body, headers={**headers, "authorization": f"Bearer {token}"}
         )
     assert reply.status_code == 401
+
+
+async def test_concurrent_requests_share_one_read_of_the_connection_rows(
+    local_gateway: GatewayUnderTest,
+) -> None:
+    gw = local_gateway
+    user, _token = await gw.user_with_token()
+    await gw.create_connection(user, "work", "contoso", sentinel_pat(), domains=["core"])
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM local_connections" in statement:
+            reads.append(statement)
+
+    engine = gw.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        gw.backend._forget_rows(user)  # as after a write: the next reader goes to the database
+        views = await asyncio.gather(*(gw.backend.get_connection(user, "work") for _ in range(20)))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert {v.slug for v in views} == {"work"}
+    assert len(reads) == 1
