@@ -26,7 +26,7 @@ from .models.base import utcnow
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL: Final = 0.5
-FLUSH_BATCH: Final = 200
+FLUSH_BATCH: Final = 1000
 MAX_BUFFER: Final = 10_000
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -64,17 +65,33 @@ class ConnectionView:
     @property
     def catalogue_fingerprint(self) -> str:
         """Everything that shapes the tool list: a catalogue taken under other values is stale."""
-        material = json.dumps(
-            {
-                "server": self.server_version,
-                "domains": sorted(self.spec.domains),
-                "readOnly": self.spec.read_only,
-                "allow": list(self.spec.tools_allow),
-                "deny": list(self.spec.tools_deny),
-            },
-            sort_keys=True,
+        spec = self.spec
+        return _fingerprint(
+            self.server_version, spec.domains, spec.read_only, spec.tools_allow, spec.tools_deny
         )
-        return hashlib.sha256(material.encode()).hexdigest()
+
+
+# Asked on every forwarded call (is the catalogue still fresh?) with a handful of distinct
+# answers per process: worth remembering.
+@functools.lru_cache(maxsize=4096)
+def _fingerprint(
+    server_version: str,
+    domains: tuple[str, ...],
+    read_only: bool,
+    allow: tuple[str, ...],
+    deny: tuple[str, ...],
+) -> str:
+    material = json.dumps(
+        {
+            "server": server_version,
+            "domains": sorted(domains),
+            "readOnly": read_only,
+            "allow": list(allow),
+            "deny": list(deny),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
