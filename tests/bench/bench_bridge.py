@@ -304,8 +304,7 @@ def render(latency: dict[str, Any], start: dict[str, Any] | None) -> str:
         "# mcpod-bridge benchmark",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end "
-        "(shared with other test runs).",
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end.",
         "Command: `python3 tests/bench/bench_bridge.py`.",
         "",
         f"## Added latency (fake upstream, `tools/call`, {latency['calls']} calls per path, "
@@ -323,9 +322,9 @@ def render(latency: dict[str, Any], start: dict[str, Any] | None) -> str:
         )
     lines += [
         "",
-        "Target: at most 1 ms added at the median with the fake upstream. On this shared,",
-        "loaded machine the p99 figures are dominated by scheduling noise (they can even come",
-        "out negative); the medians are the comparable figures.",
+        "Target: at most 1 ms added at the median with the fake upstream. The p99 figures",
+        "are dominated by scheduling noise on a shared machine (they can even come out",
+        "negative); the medians are the comparable figures.",
         "",
     ]
     if start is None:
@@ -349,12 +348,14 @@ def render(latency: dict[str, Any], start: dict[str, Any] | None) -> str:
             "",
             "## Memory (after 20 `tools/list` through the bridge, median)",
             "",
-            "| process | RSS MiB | peak RSS MiB |",
-            "|---|---|---|",
-            f"| mcpod-bridge (Python) | {b_rss / 1024:.1f} | {b_peak / 1024:.1f} |",
-            f"| @azure-devops/mcp (node) | {c_rss / 1024:.1f} | {c_peak / 1024:.1f} |",
+            "| process | RSS MiB | RSS MB | peak RSS MiB |",
+            "|---|---|---|---|",
+            f"| mcpod-bridge (Python) | {b_rss / 1024:.1f} | {b_rss * 1024 / 1e6:.1f} "
+            f"| {b_peak / 1024:.1f} |",
+            f"| @azure-devops/mcp (node) | {c_rss / 1024:.1f} | {c_rss * 1024 / 1e6:.1f} "
+            f"| {c_peak / 1024:.1f} |",
             "",
-            "Target: bridge RSS at most 60 MB.",
+            "Target: bridge RSS at most 60 MB (57.2 MiB).",
             "",
         ]
     return "\n".join(lines)

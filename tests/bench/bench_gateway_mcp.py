@@ -139,7 +139,7 @@ async def bench_warm(
         uid = db.execute("SELECT uid FROM local_connections WHERE slug = 'work'").fetchone()[0]
     direct_auth = {"authorization": f"Bearer {derive_bridge_token(routing_key.encode(), uid)}"}
     figures: dict[str, Any] = {}
-    for concurrency, count, rounds in ((1, 300, 3), (50, 1500, 3)):
+    for concurrency, count, rounds in ((1, 1000, 5), (50, 5000, 5)):
         via: list[float] = []
         direct: list[float] = []
         via_rps: list[float] = []
@@ -449,8 +449,10 @@ def report(
     lines = [
         "# /mcp benchmark",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared with other work), Python "
-        f"{platform.python_version()}. Gateway: one uvicorn worker, local backend, SQLite; "
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end, Python "
+        f"{platform.python_version()}. Gateway: one uvicorn worker, local backend, SQLite, the "
+        "default token cache; "
         "fake upstream answering at once. 2026-07-28 requests; rounds alternate gateway and "
         "direct.",
         "",
