@@ -17,6 +17,7 @@ and writes tests/bench/results/bridge.md.  Only loopback traffic, bounded in cou
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import http.client
 import json
@@ -30,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE = REPO / "tests" / "fakes" / "fake_upstream.py"
@@ -255,6 +258,50 @@ def bench_latency(calls: int) -> dict[str, Any]:
     return figures
 
 
+def bench_memory_under_load(calls: int, concurrency: int) -> dict[str, int]:
+    """Bridge RSS when ready, then after `calls` tools/call from `concurrency` clients."""
+    bridge = Bridge(f"{sys.executable} {FAKE}", {"MCPOD_DOMAINS": "work-items"})
+    try:
+        bridge.wait_ready()
+        ready_rss, _ = rss_kib(bridge.process.pid)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": CALL})
+        headers = {
+            "authorization": f"Bearer {TOKEN}",
+            "content-type": "application/json",
+            "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": "2025-11-25",
+        }
+
+        async def load() -> None:
+            remaining = calls
+            async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=concurrency)
+            ) as http:
+
+                async def worker() -> None:
+                    nonlocal remaining
+                    while remaining > 0:
+                        remaining -= 1
+                        url = f"http://127.0.0.1:{bridge.port}/mcp"
+                        async with http.post(url, data=body, headers=headers) as reply:
+                            if "result" not in json.loads(await reply.read()):
+                                raise RuntimeError("a call under load failed")
+
+                await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+        asyncio.run(load())
+        loaded_rss, loaded_peak = rss_kib(bridge.process.pid)
+    finally:
+        bridge.stop()
+    return {
+        "calls": calls,
+        "concurrency": concurrency,
+        "ready": ready_rss,
+        "loaded": loaded_rss,
+        "peak": loaded_peak,
+    }
+
+
 def bench_start(starts: int) -> dict[str, Any] | None:
     if not REAL.is_file():
         return None
@@ -298,7 +345,7 @@ def bench_start(starts: int) -> dict[str, Any] | None:
     }
 
 
-def render(latency: dict[str, Any], start: dict[str, Any] | None) -> str:
+def render(latency: dict[str, Any], start: dict[str, Any] | None, loaded: dict[str, int]) -> str:
     d_med, d_p99 = latency["direct"]
     lines = [
         "# mcpod-bridge benchmark",
@@ -358,6 +405,13 @@ def render(latency: dict[str, Any], start: dict[str, Any] | None) -> str:
             "Target: bridge RSS at most 60 MB (57.2 MiB).",
             "",
         ]
+    lines += [
+        f"Under load (fake upstream): {loaded['ready'] / 1024:.1f} MiB when ready; after "
+        f"{loaded['calls']} `tools/call` from {loaded['concurrency']} concurrent clients "
+        f"{loaded['loaded'] / 1024:.1f} MiB ({loaded['loaded'] * 1024 / 1e6:.1f} MB), "
+        f"peak {loaded['peak'] / 1024:.1f} MiB.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -370,7 +424,8 @@ def main() -> int:
         parser.error("--calls must be at least 20 and --starts at least 1")
     latency = bench_latency(args.calls)
     start = bench_start(args.starts)
-    report = render(latency, start)
+    loaded = bench_memory_under_load(5000, 50)
+    report = render(latency, start, loaded)
     print(report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(report)
