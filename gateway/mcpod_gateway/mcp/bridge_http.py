@@ -129,14 +129,8 @@ class BridgeHttp:
     """A pool of kept-alive connections per bridge address."""
 
     def __init__(self) -> None:
+        # Only addresses with idle connections have an entry: pods come and go with new IPs.
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
-        self._targets: dict[str, Target] = {}
-
-    def target(self, url: str) -> Target:
-        found = self._targets.get(url)
-        if found is None:
-            found = self._targets[url] = Target.parse(url)
-        return found
 
     async def post(
         self,
@@ -152,7 +146,7 @@ class BridgeHttp:
         Raises ``TimeoutError`` past ``time_limit`` and :class:`BridgeHttpError` when the
         bridge cannot be reached or answers with something that is not HTTP.
         """
-        target = self.target(url)
+        target = Target.parse(url)
         lines = [
             b"POST " + target.path + b" HTTP/1.1",
             b"host: " + target.host_header,
@@ -176,10 +170,13 @@ class BridgeHttp:
         return status, payload
 
     async def _acquire(self, target: Target, connect_limit: float) -> _Connection:
-        idle = self._idle.get((target.host, target.port))
+        address = (target.host, target.port)
+        idle = self._idle.get(address)
         now = time.monotonic()
         while idle:
             connection = idle.pop()
+            if not idle:
+                del self._idle[address]
             if connection.open and now - connection.idle_since < IDLE_SECONDS:
                 return connection
             connection.close()

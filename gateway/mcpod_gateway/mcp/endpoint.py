@@ -153,7 +153,7 @@ async def mcp_endpoint(request: Request) -> Response:
     sessions: SessionStore = request.app.state.mcp_sessions
     if request.method == "GET":
         # No server-initiated messages: there is nothing to stream.
-        return Response(status_code=405, headers={"Allow": "POST, DELETE"})
+        return _method_not_allowed()
     if request.method == "DELETE":
         session_id = headers.get(SESSION_HEADER)
         if session_id is None:
@@ -197,13 +197,13 @@ def response_header_pairs(https: bool) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def _method_not_allowed() -> Response:
+    return Response(status_code=405, headers={"Allow": "POST, DELETE"})
+
+
 async def mcp_asgi(scope: Scope, receive: Receive, send: Send) -> None:
     """``/mcp`` as a bare ASGI app: the gateway serves it ahead of middleware and routing
     (see :class:`mcpod_gateway.app.GatewayApp`)."""
-    if scope["method"] not in _METHODS:
-        response: Response = Response(status_code=405, headers={"Allow": "POST, DELETE"})
-        await response(scope, receive, send)
-        return
     extra: list[tuple[bytes, bytes]] = scope["app"].state.mcp_header_pairs
     started = False
 
@@ -215,7 +215,10 @@ async def mcp_asgi(scope: Scope, receive: Receive, send: Send) -> None:
         await send(message)
 
     try:
-        response = await mcp_endpoint(Request(scope, receive))
+        if scope["method"] in _METHODS:
+            response = await mcp_endpoint(Request(scope, receive))
+        else:
+            response = _method_not_allowed()
         await response(scope, receive, send_with_headers)
     except Exception:
         log.exception("/mcp failed")

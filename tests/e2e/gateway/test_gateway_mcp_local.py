@@ -234,6 +234,7 @@ async def test_http_level_bad_inputs(local_gateway: GatewayUnderTest) -> None:
             other = await http.request(method, gw.url, headers=auth)
             assert other.status_code == 405
             assert other.headers["allow"] == "POST, DELETE"
+            assert other.headers["x-content-type-options"] == "nosniff"
         big = await http.post(gw.url, content=b" " * (5 * 1024 * 1024), headers={**headers, **auth})
         assert big.status_code == 413
         for raw, code in ((b"{nope", -32700), (b"[]", -32600), (b'{"jsonrpc":"2.0"}', -32600)):

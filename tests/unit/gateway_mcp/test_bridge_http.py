@@ -101,6 +101,7 @@ async def test_connection_close_from_the_bridge_is_not_reused() -> None:
         for _ in range(2):
             assert await http.post(url, {}, b"{}", time_limit=5, connect_limit=5) == (200, b"{}")
         assert len(accepted) == 2
+        assert http._idle == {}  # nothing kept for an address without idle connections
     http.close()
 
 
